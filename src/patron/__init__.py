@@ -1,0 +1,1 @@
+"""Patron: one help desk for customers and clients."""

@@ -1,0 +1,42 @@
+"""Every event consumer, in one list: what it is called, which events it reads, what it runs.
+
+A consumer takes one TicketEvent and must be idempotent in its own right too; its writes are
+committed together with its delivery receipt (see `patron.core.events.deliver`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from patron.tickets import consumers as ticket_consumers
+from patron.tickets.models import EventKind, TicketEvent
+
+
+@dataclass(frozen=True)
+class Consumer:
+    name: str
+    kinds: frozenset[str]
+    handle: Callable[[TicketEvent], None]
+
+
+CONSUMERS: tuple[Consumer, ...] = (
+    Consumer(
+        name="notify_followers",
+        kinds=frozenset({EventKind.MESSAGE_ADDED, EventKind.ASSIGNED, EventKind.FIELD_CHANGED}),
+        handle=ticket_consumers.notify_followers,
+    ),
+)
+
+_BY_NAME = {consumer.name: consumer for consumer in CONSUMERS}
+
+
+def consumers_for(kind: str) -> list[str]:
+    return [consumer.name for consumer in CONSUMERS if kind in consumer.kinds]
+
+
+def consumer_named(name: str) -> Callable[[TicketEvent], None]:
+    try:
+        return _BY_NAME[name].handle
+    except KeyError:
+        raise LookupError(f"No event consumer is called {name!r}") from None

@@ -1,0 +1,82 @@
+"""Validate custom-field values against the admin's definitions before they are saved."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+
+from patron.core.errors import InvalidInput
+from patron.people.models import CustomFieldDefinition
+
+FieldType = CustomFieldDefinition.FieldType
+
+
+def clean_value(definition: CustomFieldDefinition, value: object) -> object:
+    """Return the JSON-storable form of one value, or raise InvalidInput saying what is wrong."""
+    label = definition.label
+    if value is None or value == "" or value == []:
+        if definition.required:
+            raise InvalidInput(f"{label} is required.")
+        return None
+    match definition.field_type:
+        case FieldType.TEXT:
+            return str(value)
+        case FieldType.NUMBER:
+            try:
+                number = Decimal(str(value))
+            except InvalidOperation:
+                raise InvalidInput(f"{label} must be a number, not {value!r}.") from None
+            if not number.is_finite():
+                raise InvalidInput(f"{label} must be a finite number.")
+            return int(number) if number == number.to_integral_value() else float(number)
+        case FieldType.DATE:
+            try:
+                return datetime.date.fromisoformat(str(value)).isoformat()
+            except ValueError:
+                raise InvalidInput(f"{label} must be a date like 2026-11-23.") from None
+        case FieldType.CHOICE:
+            if str(value) not in definition.choices:
+                raise InvalidInput(
+                    f"{label} must be one of {', '.join(definition.choices)}, not {value!r}."
+                )
+            return str(value)
+        case FieldType.MULTI_CHOICE:
+            values = [value] if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+            unknown = [v for v in values if str(v) not in definition.choices]
+            if unknown:
+                raise InvalidInput(
+                    f"{label} accepts only {', '.join(definition.choices)}; "
+                    f"{', '.join(map(str, unknown))} is not one of them."
+                )
+            return sorted({str(v) for v in values}, key=definition.choices.index)
+        case FieldType.CHECKBOX:
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("true", "on", "1", "yes"):
+                return True
+            if str(value).lower() in ("false", "off", "0", "no"):
+                return False
+            raise InvalidInput(f"{label} must be checked or unchecked, not {value!r}.")
+    raise InvalidInput(f"{label} has an unknown field type {definition.field_type!r}.")
+
+
+def clean_custom_fields(
+    applies_to: str, values: Mapping[str, object], *, existing: Mapping[str, object] | None = None
+) -> dict[str, object]:
+    """Merge `values` into `existing` after checking every key and value; None removes a key."""
+    definitions = {d.key: d for d in CustomFieldDefinition.objects.filter(applies_to=applies_to)}
+    unknown = sorted(set(values) - set(definitions))
+    if unknown:
+        raise InvalidInput(f"There is no {applies_to} field called {', '.join(unknown)}.")
+    cleaned = dict(existing or {})
+    for key, value in values.items():
+        result = clean_value(definitions[key], value)
+        if result is None:
+            cleaned.pop(key, None)
+        else:
+            cleaned[key] = result
+    missing = [d.label for d in definitions.values() if d.required and d.key not in cleaned]
+    if existing is None and missing:  # on creation every required field must be given
+        raise InvalidInput(f"{', '.join(missing)} is required.")
+    return cleaned

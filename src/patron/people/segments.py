@@ -1,0 +1,121 @@
+"""Segments: stored rules over contacts, organizations or tickets, turned into queries.
+
+A rule is `{"all": [condition, …]}` or `{"any": [condition, …]}`; a condition is
+`{"field": name, "op": "eq"|"ne"|"in"|"contains", "value": …}`. Field names are the same for
+every target (`relationship`, `tier`, `organization`, `language`, `custom.<key>`); each target
+knows how to reach them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import Q
+
+from patron.core.errors import InvalidInput
+from patron.people.models import Relationship
+
+OPS = ("eq", "ne", "in", "contains")
+
+# Where each field lives, seen from each target model.
+_PATHS: dict[str, dict[str, str]] = {
+    "organization": {
+        "tier": "tier",
+        "organization": "name",
+        "custom": "custom_fields",
+    },
+    "contact": {
+        "tier": "organization__tier",
+        "organization": "organization__name",
+        "language": "language",
+        "custom": "custom_fields",
+    },
+    "ticket": {
+        "tier": "organization__tier",
+        "organization": "organization__name",
+        "language": "requester__language",
+        "status": "status",
+        "priority": "priority",
+        "channel": "channel",
+        "custom": "custom_fields",
+    },
+}
+
+
+def _relationship_q(target: str, value: str) -> Q:
+    """Relationship is inherited: a contact's own override, else its organization's, else customer."""
+    if target == "organization":
+        return Q(relationship=value)
+    prefix = "" if target == "contact" else "requester__"
+    own = Q(**{f"{prefix}relationship_override": value})
+    inherited = Q(**{f"{prefix}relationship_override": ""}) & Q(
+        **{f"{prefix}organization__relationship": value}
+    )
+    q = own | inherited
+    if value == Relationship.CUSTOMER:
+        q |= Q(**{f"{prefix}relationship_override": ""}) & Q(
+            **{f"{prefix}organization__isnull": True}
+        )
+    return q
+
+
+def _condition_q(target: str, condition: Mapping[str, Any]) -> Q:
+    field, op, value = condition.get("field"), condition.get("op", "eq"), condition.get("value")
+    if op not in OPS:
+        raise InvalidInput(f"Unknown operator {op!r}; use one of {', '.join(OPS)}.")
+    if not isinstance(field, str) or not field:
+        raise InvalidInput("Each condition needs a field.")
+    if op == "in":
+        values = value if isinstance(value, list) else [value]
+        return _or([_condition_q(target, {"field": field, "op": "eq", "value": v}) for v in values])
+    if op == "ne":
+        return ~_condition_q(target, {"field": field, "op": "eq", "value": value})
+    if field == "relationship":
+        if value not in Relationship.values:
+            raise InvalidInput(f"Relationship must be client or customer, not {value!r}.")
+        return _relationship_q(target, str(value))
+    paths = _PATHS[target]
+    if field.startswith("custom."):
+        path = f"{paths['custom']}__{field.removeprefix('custom.')}"
+    elif field in paths:
+        path = paths[field]
+    else:
+        raise InvalidInput(f"A {target} segment cannot use the field {field!r}.")
+    lookup = "icontains" if op == "contains" else "iexact" if isinstance(value, str) else "exact"
+    return Q(**{f"{path}__{lookup}": value})
+
+
+def _or(parts: list[Q]) -> Q:
+    result = Q(pk__in=[])
+    for part in parts:
+        result |= part
+    return result
+
+
+def rule_q(target: str, rule: Mapping[str, Any]) -> Q:
+    """The Q object that selects `target` rows (contact, organization, ticket) matching `rule`."""
+    if target not in _PATHS:
+        raise InvalidInput(f"Segments apply to contacts, organizations or tickets, not {target}.")
+    if "any" in rule:
+        return _or([_condition_q(target, c) for c in rule["any"]])
+    result = Q()
+    for condition in rule.get("all", []):
+        result &= _condition_q(target, condition)
+    return result
+
+
+BUILTIN_SEGMENTS = (
+    {
+        "slug": "clients",
+        "name": "Clients",
+        "description": "People and organizations with a formal agreement and an account manager.",
+        "rule": {"all": [{"field": "relationship", "op": "eq", "value": "client"}]},
+    },
+    {
+        "slug": "customers",
+        "name": "Customers",
+        "description": "Everyone we serve transaction by transaction.",
+        "rule": {"all": [{"field": "relationship", "op": "eq", "value": "customer"}]},
+    },
+)

@@ -1,0 +1,41 @@
+"""Reads that pages and the API share."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+
+from patron.core import permissions
+from patron.tickets.models import Message, Ticket, TicketEvent
+
+
+def ticket_list(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Ticket]:
+    tickets = Ticket.objects.filter(merged_into__isnull=True).select_related(
+        "requester__organization", "organization", "assignee", "team"
+    )
+    return permissions.visible_tickets(user, tickets).order_by("-updated_at", "-id")
+
+
+def ticket_for_page(number: int) -> Ticket:
+    """The ticket with its conversation and timeline, in a fixed number of queries."""
+    messages = Message.objects.select_related("author_agent", "author_contact").prefetch_related(
+        "attachments"
+    )
+    events = TicketEvent.objects.select_related("actor_agent", "actor_contact")
+    ticket = (
+        Ticket.objects.select_related(
+            "requester__organization", "organization", "assignee", "team", "merged_into"
+        )
+        .prefetch_related(
+            Prefetch("messages", queryset=messages),
+            Prefetch("events", queryset=events),
+            "tags",
+            "followers",
+        )
+        .filter(number=number)
+        .first()
+    )
+    if ticket is None:
+        raise Http404(f"There is no ticket #{number}.")
+    return ticket

@@ -1,0 +1,548 @@
+"""The one road for changes to tickets (DESIGN invariant 2).
+
+Each function checks permission and state first (raising NotAllowed, IllegalTransition or
+InvalidInput with a readable reason), then writes the change and its TicketEvent(s) in one
+transaction. Consumers run after commit. `now` is always passed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F
+
+from patron.core import permissions
+from patron.core.errors import IllegalTransition, InvalidInput
+from patron.core.events import Actor, actor_fields, record
+from patron.core.html import sanitize_html
+from patron.people.custom_fields import clean_custom_fields
+from patron.people.models import Contact, Team
+from patron.tickets.models import (
+    Attachment,
+    Channel,
+    Counter,
+    EventKind,
+    Message,
+    Priority,
+    Status,
+    Tag,
+    Ticket,
+    TicketType,
+)
+
+FIRST_TICKET_NUMBER = 1000
+MAX_SUBJECT_LENGTH = 300
+MAX_TAG_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file on its way in, before it is stored."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+def max_attachment_bytes() -> int:
+    return int(getattr(settings, "PATRON_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024))
+
+
+def check_uploads(uploads: Sequence[Upload]) -> None:
+    """Refuse oversize files before anything is written, so nothing is half-created."""
+    limit = max_attachment_bytes()
+    for upload in uploads:
+        if len(upload.content) > limit:
+            raise InvalidInput(
+                f"{upload.filename} is {len(upload.content) / 1048576:.1f} MB; "
+                f"attachments may be at most {limit / 1048576:.0f} MB."
+            )
+
+
+def _store_uploads(message: Message, uploads: Sequence[Upload]) -> None:
+    for upload in uploads:
+        digest = hashlib.sha256(upload.content).hexdigest()
+        attachment = Attachment(
+            message=message,
+            filename=upload.filename[:255] or "attachment",
+            content_type=upload.content_type or "application/octet-stream",
+            size=len(upload.content),
+            sha256=digest,
+        )
+        attachment.file.save(upload.filename, ContentFile(upload.content), save=False)
+        attachment.save()
+
+
+def next_ticket_number() -> int:
+    """Take the next number under the counter row's lock (held until the transaction ends)."""
+    updated = Counter.objects.filter(name="ticket").update(value=F("value") + 1)
+    if updated == 0:
+        Counter.objects.get_or_create(name="ticket", defaults={"value": FIRST_TICKET_NUMBER - 1})
+        Counter.objects.filter(name="ticket").update(value=F("value") + 1)
+    return int(Counter.objects.get(name="ticket").value)
+
+
+def _check_open_for_changes(ticket: Ticket) -> None:
+    if ticket.merged_into_id is not None:
+        survivor = Ticket.objects.filter(pk=ticket.merged_into_id).values_list("number", flat=True)
+        raise IllegalTransition(
+            f"Ticket #{ticket.number} was merged into #{survivor.first()}; work there instead."
+        )
+    if ticket.status == Status.CLOSED:
+        raise IllegalTransition(
+            f"Ticket #{ticket.number} is closed and cannot change; open a follow-up ticket."
+        )
+
+
+def _lock(ticket: Ticket) -> None:
+    """Lock the ticket's row and refresh the fields that decide what may happen to it."""
+    current = (
+        Ticket.objects.select_for_update()
+        .values("status", "merged_into_id", "assignee_id", "team_id")
+        .get(pk=ticket.pk)
+    )
+    for field, value in current.items():
+        setattr(ticket, field, value)
+
+
+def _check_choice(value: str, choices: type[Status | Priority | TicketType], what: str) -> None:
+    if value not in choices.values:
+        raise InvalidInput(f"{value!r} is not a {what}; use one of {', '.join(choices.values)}.")
+
+
+def _clean_tags(tags: Iterable[str]) -> list[str]:
+    cleaned = sorted({t.strip().lower().replace(" ", "-") for t in tags if t.strip()})
+    too_long = [t for t in cleaned if len(t) > MAX_TAG_LENGTH]
+    if too_long:
+        raise InvalidInput(f"Tags may be at most {MAX_TAG_LENGTH} characters: {too_long[0]}.")
+    return cleaned
+
+
+def _tag_objects(names: list[str]) -> list[Tag]:
+    existing = {t.name: t for t in Tag.objects.filter(name__in=names)}
+    missing = [Tag(name=n) for n in names if n not in existing]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {t.name: t for t in Tag.objects.filter(name__in=names)}
+    return [existing[n] for n in names]
+
+
+def _add_message(
+    ticket: Ticket,
+    *,
+    author: Actor,
+    body: str,
+    body_html: str,
+    public: bool,
+    now: datetime,
+    uploads: Sequence[Upload],
+    bot: bool = False,
+) -> Message:
+    fields = actor_fields(author, bot=bot)
+    message = Message.objects.create(
+        ticket=ticket,
+        public=public,
+        author_kind=fields["actor_kind"],
+        author_contact=fields.get("actor_contact"),
+        author_agent=fields.get("actor_agent"),
+        body_text=body,
+        body_html=sanitize_html(body_html),
+        created_at=now,
+    )
+    _store_uploads(message, uploads)
+    Ticket.objects.filter(pk=ticket.pk).update(message_count=F("message_count") + 1, updated_at=now)
+    ticket.message_count += 1
+    ticket.updated_at = now
+    record(
+        ticket,
+        EventKind.MESSAGE_ADDED,
+        actor=author,
+        at=now,
+        message_id=message.pk,
+        public=public,
+        attachments=len(uploads),
+    )
+    return message
+
+
+def create_ticket(
+    *,
+    requester: Contact,
+    subject: str,
+    body: str,
+    now: datetime,
+    actor: Actor = None,
+    body_html: str = "",
+    channel: str = Channel.WEB,
+    priority: str = Priority.NORMAL,
+    type: str = "",
+    team: Team | None = None,
+    assignee: AbstractBaseUser | None = None,
+    tags: Iterable[str] = (),
+    custom_fields: Mapping[str, object] | None = None,
+    uploads: Sequence[Upload] = (),
+) -> Ticket:
+    """Open a ticket with its first message. `actor` is the agent acting on the requester's
+    behalf, or None when the requester wrote in themselves (the message is then theirs)."""
+    if actor is not None and not isinstance(actor, Contact):
+        permissions.check_create_ticket(actor)
+    subject = " ".join(subject.split())[:MAX_SUBJECT_LENGTH]
+    if not subject:
+        raise InvalidInput("A ticket needs a subject.")
+    if not body.strip() and not body_html.strip():
+        raise InvalidInput("A ticket needs a message.")
+    if channel not in Channel.values:
+        raise InvalidInput(f"{channel!r} is not a channel; use one of {', '.join(Channel.values)}.")
+    _check_choice(priority, Priority, "priority")
+    if type:
+        _check_choice(type, TicketType, "ticket type")
+    if requester.merged_into_id is not None:
+        raise InvalidInput(f"{requester} was merged into another contact; use that one.")
+    fields = clean_custom_fields("ticket", custom_fields or {})
+    tag_names = _clean_tags(tags)
+    check_uploads(uploads)
+    author: Actor = actor if actor is not None else requester
+    with transaction.atomic():
+        ticket = Ticket.objects.create(
+            number=next_ticket_number(),
+            subject=subject,
+            requester=requester,
+            organization_id=requester.organization_id,
+            channel=channel,
+            status=Status.OPEN if assignee is not None else Status.NEW,
+            priority=priority,
+            type=type,
+            team=team,
+            assignee=assignee,
+            custom_fields=fields,
+            created_at=now,
+            updated_at=now,
+        )
+        if tag_names:
+            ticket.tags.set(_tag_objects(tag_names))
+        record(
+            ticket,
+            EventKind.CREATED,
+            actor=author,
+            at=now,
+            channel=channel,
+            subject=subject,
+            priority=priority,
+        )
+        if assignee is not None:
+            record(
+                ticket, EventKind.ASSIGNED, actor=author, at=now, to=assignee.pk, **{"from": None}
+            )
+        _add_message(
+            ticket,
+            author=author,
+            body=body,
+            body_html=body_html,
+            public=True,
+            now=now,
+            uploads=uploads,
+        )
+    return ticket
+
+
+def reply(
+    ticket: Ticket,
+    *,
+    author: AbstractBaseUser,
+    body: str,
+    now: datetime,
+    public: bool = True,
+    body_html: str = "",
+    uploads: Sequence[Upload] = (),
+    status: str | None = None,
+) -> Message:
+    """Add an agent's public reply or internal note, and optionally set the status with it."""
+    permissions.check_reply(author, ticket, public=public)
+    if not body.strip() and not body_html.strip() and not uploads:
+        raise InvalidInput("The reply is empty.")
+    if status is not None:
+        _check_choice(status, Status, "status")
+    check_uploads(uploads)
+    with transaction.atomic():
+        _lock(ticket)
+        _check_open_for_changes(ticket)
+        message = _add_message(
+            ticket,
+            author=author,
+            body=body,
+            body_html=body_html,
+            public=public,
+            now=now,
+            uploads=uploads,
+        )
+        new_status = status
+        if new_status is None and public and ticket.status == Status.NEW:
+            new_status = Status.OPEN
+        if new_status is not None and new_status != ticket.status:
+            permissions.check_change_ticket(author, ticket)
+            _set_status(ticket, new_status, actor=author, now=now)
+    return message
+
+
+def add_note(
+    ticket: Ticket,
+    *,
+    author: AbstractBaseUser,
+    body: str,
+    now: datetime,
+    uploads: Sequence[Upload] = (),
+) -> Message:
+    """An internal note: seen by agents only. Light agents may add these."""
+    return reply(ticket, author=author, body=body, now=now, public=False, uploads=uploads)
+
+
+def add_customer_message(
+    ticket: Ticket,
+    *,
+    contact: Contact,
+    body: str,
+    now: datetime,
+    body_html: str = "",
+    uploads: Sequence[Upload] = (),
+) -> Message:
+    """A message from the requester (or a CC'd contact): it reopens a pending or solved ticket."""
+    if not body.strip() and not body_html.strip() and not uploads:
+        raise InvalidInput("The message is empty.")
+    check_uploads(uploads)
+    with transaction.atomic():
+        _lock(ticket)
+        _check_open_for_changes(ticket)
+        message = _add_message(
+            ticket,
+            author=contact,
+            body=body,
+            body_html=body_html,
+            public=True,
+            now=now,
+            uploads=uploads,
+        )
+        if ticket.status in (Status.PENDING, Status.SOLVED, Status.ON_HOLD):
+            _set_status(ticket, Status.OPEN, actor=contact, now=now)
+    return message
+
+
+def _set_status(ticket: Ticket, status: str, *, actor: Actor, now: datetime) -> None:
+    if status == Status.NEW:
+        raise IllegalTransition(f"Ticket #{ticket.number} cannot go back to New.")
+    if status == Status.CLOSED and ticket.status != Status.SOLVED:
+        raise IllegalTransition(f"Solve ticket #{ticket.number} before closing it.")
+    old = ticket.status
+    ticket.status = status
+    ticket.updated_at = now
+    changed = ["status", "updated_at"]
+    if status == Status.SOLVED:
+        ticket.solved_at = now
+        changed.append("solved_at")
+    elif status == Status.CLOSED:
+        ticket.closed_at = now
+        changed.append("closed_at")
+    elif old == Status.SOLVED:
+        ticket.solved_at = None
+        changed.append("solved_at")
+    ticket.save(update_fields=changed)
+    record(ticket, EventKind.FIELD_CHANGED, actor=actor, at=now, field="status", to=status,
+           **{"from": old})  # fmt: skip
+
+
+def change_status(ticket: Ticket, status: str, *, actor: AbstractBaseUser, now: datetime) -> None:
+    permissions.check_change_ticket(actor, ticket)
+    _check_choice(status, Status, "status")
+    with transaction.atomic():
+        _lock(ticket)
+        _check_open_for_changes(ticket)
+        if ticket.status != status:
+            _set_status(ticket, status, actor=actor, now=now)
+
+
+def _change_field(
+    ticket: Ticket, field: str, value: object, *, actor: AbstractBaseUser, now: datetime
+) -> None:
+    permissions.check_change_ticket(actor, ticket)
+    with transaction.atomic():
+        _lock(ticket)
+        _check_open_for_changes(ticket)
+        attname = ticket._meta.get_field(field).attname
+        old = Ticket.objects.filter(pk=ticket.pk).values_list(attname, flat=True).get()
+        new = value.pk if hasattr(value, "pk") else value
+        if old == new:
+            return
+        setattr(ticket, field, value)
+        ticket.updated_at = now
+        ticket.save(update_fields=[field, "updated_at"])
+        record(ticket, EventKind.FIELD_CHANGED, actor=actor, at=now, field=field, to=new,
+               **{"from": old})  # fmt: skip
+
+
+def change_priority(
+    ticket: Ticket, priority: str, *, actor: AbstractBaseUser, now: datetime
+) -> None:
+    _check_choice(priority, Priority, "priority")
+    _change_field(ticket, "priority", priority, actor=actor, now=now)
+
+
+def change_type(ticket: Ticket, type: str, *, actor: AbstractBaseUser, now: datetime) -> None:
+    if type:
+        _check_choice(type, TicketType, "ticket type")
+    _change_field(ticket, "type", type, actor=actor, now=now)
+
+
+def change_team(
+    ticket: Ticket, team: Team | None, *, actor: AbstractBaseUser, now: datetime
+) -> None:
+    _change_field(ticket, "team", team, actor=actor, now=now)
+
+
+def assign(
+    ticket: Ticket, assignee: AbstractBaseUser | None, *, actor: AbstractBaseUser, now: datetime
+) -> None:
+    """Give the ticket to an agent (or nobody); a New ticket becomes Open."""
+    permissions.check_change_ticket(actor, ticket)
+    if assignee is not None and not permissions.is_agent(assignee):
+        raise InvalidInput(f"{assignee} is not an agent and cannot be assigned tickets.")
+    if assignee is not None and not permissions.may_view_ticket(assignee, ticket):
+        raise InvalidInput(f"{assignee} cannot see ticket #{ticket.number}'s team.")
+    with transaction.atomic():
+        _lock(ticket)
+        _check_open_for_changes(ticket)
+        old = ticket.assignee_id
+        new = assignee.pk if assignee is not None else None
+        if old == new:
+            return
+        ticket.assignee_id = new
+        ticket.updated_at = now
+        ticket.save(update_fields=["assignee", "updated_at"])
+        record(ticket, EventKind.ASSIGNED, actor=actor, at=now, to=new, **{"from": old})
+        if ticket.status == Status.NEW and new is not None:
+            _set_status(ticket, Status.OPEN, actor=actor, now=now)
+
+
+def set_tags(
+    ticket: Ticket, tags: Iterable[str], *, actor: AbstractBaseUser, now: datetime
+) -> None:
+    permissions.check_change_ticket(actor, ticket)
+    names = _clean_tags(tags)
+    with transaction.atomic():
+        _lock(ticket)
+        _check_open_for_changes(ticket)
+        old = sorted(ticket.tags.values_list("name", flat=True))
+        if old == names:
+            return
+        ticket.tags.set(_tag_objects(names))
+        ticket.updated_at = now
+        ticket.save(update_fields=["updated_at"])
+        record(ticket, EventKind.FIELD_CHANGED, actor=actor, at=now, field="tags", to=names,
+               **{"from": old})  # fmt: skip
+
+
+def set_custom_fields(
+    ticket: Ticket, values: Mapping[str, object], *, actor: AbstractBaseUser, now: datetime
+) -> None:
+    permissions.check_change_ticket(actor, ticket)
+    with transaction.atomic():
+        _lock(ticket)
+        _check_open_for_changes(ticket)
+        old = Ticket.objects.filter(pk=ticket.pk).values_list("custom_fields", flat=True).get()
+        new = clean_custom_fields("ticket", values, existing=old)
+        if new == old:
+            return
+        ticket.custom_fields = new
+        ticket.updated_at = now
+        ticket.save(update_fields=["custom_fields", "updated_at"])
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                record(ticket, EventKind.FIELD_CHANGED, actor=actor, at=now,
+                       field=f"custom.{key}", to=new.get(key), **{"from": old.get(key)})  # fmt: skip
+
+
+def follow(
+    ticket: Ticket, follower: AbstractBaseUser, *, actor: AbstractBaseUser, now: datetime
+) -> None:
+    """Add a follower (an agent follows themselves, or a supervisor adds someone)."""
+    permissions.check_view_ticket(actor, ticket)
+    if follower.pk != actor.pk:
+        permissions.check_change_ticket(actor, ticket)
+    permissions.check_view_ticket(follower, ticket)
+    with transaction.atomic():
+        _lock(ticket)
+        if ticket.followers.filter(pk=follower.pk).exists():
+            return
+        ticket.followers.add(follower)
+        record(ticket, EventKind.FOLLOWED, actor=actor, at=now, user=follower.pk)
+
+
+def unfollow(
+    ticket: Ticket, follower: AbstractBaseUser, *, actor: AbstractBaseUser, now: datetime
+) -> None:
+    permissions.check_view_ticket(actor, ticket)
+    if follower.pk != actor.pk:
+        permissions.check_change_ticket(actor, ticket)
+    with transaction.atomic():
+        _lock(ticket)
+        if not ticket.followers.filter(pk=follower.pk).exists():
+            return
+        ticket.followers.remove(follower)
+        record(ticket, EventKind.UNFOLLOWED, actor=actor, at=now, user=follower.pk)
+
+
+def change_requester(
+    ticket: Ticket, requester: Contact, *, actor: AbstractBaseUser, now: datetime
+) -> None:
+    """Move a ticket to another contact (used when contacts are merged)."""
+    permissions.check_manage_people(actor)
+    with transaction.atomic():
+        _lock(ticket)
+        old = ticket.requester_id
+        if old == requester.pk:
+            return
+        ticket.requester = requester
+        ticket.organization_id = requester.organization_id
+        ticket.updated_at = now
+        ticket.save(update_fields=["requester", "organization", "updated_at"])
+        record(ticket, EventKind.REQUESTER_CHANGED, actor=actor, at=now, to=requester.pk,
+               **{"from": old})  # fmt: skip
+
+
+def merge_tickets(
+    source: Ticket, target: Ticket, *, actor: AbstractBaseUser, now: datetime
+) -> Ticket:
+    """Fold `source` into `target`: messages, events and followers move; `source` is closed
+    and points to `target`, so a reply to it lands in the survivor."""
+    permissions.check_change_ticket(actor, source)
+    permissions.check_change_ticket(actor, target)
+    if source.pk == target.pk:
+        raise IllegalTransition("A ticket cannot be merged into itself.")
+    with transaction.atomic():
+        first, second = sorted((source, target), key=lambda t: t.pk)
+        _lock(first)
+        _lock(second)
+        _check_open_for_changes(source)
+        _check_open_for_changes(target)
+        moved_messages = Message.objects.filter(ticket=source).update(ticket=target)
+        source.events.update(ticket=target)
+        target.followers.add(*source.followers.all())
+        Ticket.objects.filter(pk=target.pk).update(
+            message_count=F("message_count") + moved_messages, updated_at=now
+        )
+        Ticket.objects.filter(pk=source.pk).update(
+            merged_into=target, status=Status.CLOSED, closed_at=now, message_count=0,
+            updated_at=now,
+        )  # fmt: skip
+        source.refresh_from_db()
+        target.refresh_from_db()
+        record(source, EventKind.MERGED, actor=actor, at=now, into=target.number,
+               into_id=target.pk)  # fmt: skip
+        record(target, EventKind.MERGED_IN, actor=actor, at=now, source=source.number,
+               source_id=source.pk, messages=moved_messages)  # fmt: skip
+    return target
