@@ -1,0 +1,60 @@
+"""Test set-up shared by the whole suite.
+
+The suite runs on SQLite by default and on PostgreSQL when DATABASE_URL points there. With CI=true
+a server a test needs (PostgreSQL, RabbitMQ, Redis, Chromium) that is missing fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+# Settings are read from the environment once; give the suite its own data directory and run
+# background tasks in-process unless a test starts real workers.
+os.environ.setdefault("PATRON_DATA_DIR", tempfile.mkdtemp(prefix="patron-test-"))
+os.environ.setdefault("PATRON_TASK_BACKEND", "immediate")
+os.environ.setdefault("PATRON_SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789")
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def require_server(host: str, port: int, what: str) -> None:
+    """Skip locally when a server is missing; in CI a missing server is a failure."""
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return
+    except OSError:
+        message = f"{what} is not reachable on {host}:{port}"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: a missing server fails the run)")
+        pytest.skip(message)
+
+
+def require_chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        if IN_CI:
+            pytest.fail("Debian's chromium is not on the PATH (CI=true: this fails the run)")
+        pytest.skip("chromium is not installed")
+    return path
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def run_on_commit(
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> Callable[..., Any]:
+    """Run after-commit callbacks (task enqueues) as if the test's transaction had committed."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
