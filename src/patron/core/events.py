@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q
 
@@ -30,20 +30,20 @@ LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 REDRIVE_BATCH = 500
 
-Actor = AbstractBaseUser | Contact | None
+Actor = User | Contact | None
 
 
 class LeaseLost(Exception):
     """Another worker claimed this receipt after our lease ran out; our effect is rolled back."""
 
 
-def actor_fields(actor: Actor, *, bot: bool = False) -> dict[str, object]:
-    """The actor_* columns of an event (or author_* of a message) for a user, contact or system."""
+def author_kind(actor: Actor, *, bot: bool = False) -> str:
+    """Who acted: a contact, an agent, a bot (acting as an agent user or alone), or the system."""
     if isinstance(actor, Contact):
-        return {"actor_kind": AuthorKind.CONTACT, "actor_contact": actor}
-    if actor is not None:
-        return {"actor_kind": AuthorKind.BOT if bot else AuthorKind.AGENT, "actor_agent": actor}
-    return {"actor_kind": AuthorKind.BOT if bot else AuthorKind.SYSTEM}
+        return AuthorKind.CONTACT
+    if bot:
+        return AuthorKind.BOT
+    return AuthorKind.AGENT if actor is not None else AuthorKind.SYSTEM
 
 
 def record(ticket: Ticket, kind: str, *, actor: Actor, at: datetime, **data: object) -> TicketEvent:
@@ -56,7 +56,13 @@ def record(ticket: Ticket, kind: str, *, actor: Actor, at: datetime, **data: obj
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record() must run inside the transaction of the change it records")
     event = TicketEvent.objects.create(
-        ticket=ticket, kind=kind, at=at, data=data, **actor_fields(actor)
+        ticket=ticket,
+        kind=kind,
+        at=at,
+        data=data,
+        actor_kind=author_kind(actor),
+        actor_agent=actor if isinstance(actor, User) else None,
+        actor_contact=actor if isinstance(actor, Contact) else None,
     )
     receipts = EventDelivery.objects.bulk_create(
         EventDelivery(event=event, consumer=name, due_at=at + REDRIVE_GRACE)

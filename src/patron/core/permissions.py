@@ -25,7 +25,7 @@ def profile_of(user: AnyUser) -> AgentProfile | None:
     if not user.is_authenticated or not getattr(user, "is_active", False):
         return None
     try:
-        return user.agent  # type: ignore[union-attr]
+        return user.agent  # type: ignore[union-attr,attr-defined]
     except AgentProfile.DoesNotExist:
         return None
 

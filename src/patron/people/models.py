@@ -149,7 +149,7 @@ class CustomFieldDefinition(models.Model):
 
 
 class Segment(models.Model):
-    """A saved rule over contacts, organizations or tickets that SLAs, views and reports select by."""
+    """A saved rule over contacts, organizations or tickets that SLAs and views select by."""
 
     name = models.CharField(max_length=120, unique=True)
     slug = models.SlugField(max_length=64, unique=True)

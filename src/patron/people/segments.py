@@ -44,7 +44,7 @@ _PATHS: dict[str, dict[str, str]] = {
 
 
 def _relationship_q(target: str, value: str) -> Q:
-    """Relationship is inherited: a contact's own override, else its organization's, else customer."""
+    """A contact's own relationship, else its organization's, else customer."""
     if target == "organization":
         return Q(relationship=value)
     prefix = "" if target == "contact" else "requester__"

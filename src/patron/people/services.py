@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -118,7 +118,7 @@ def get_or_create_contact(*, email: str, now: datetime, name: str = "") -> Conta
         return found
 
 
-def add_email(contact: Contact, address: str, *, actor: AbstractBaseUser) -> ContactEmail:
+def add_email(contact: Contact, address: str, *, actor: User) -> ContactEmail:
     permissions.check_manage_people(actor)
     address = normalize_email(address)
     try:
@@ -129,7 +129,7 @@ def add_email(contact: Contact, address: str, *, actor: AbstractBaseUser) -> Con
 
 
 def update_contact_fields(
-    contact: Contact, values: Mapping[str, object], *, actor: AbstractBaseUser
+    contact: Contact, values: Mapping[str, object], *, actor: User
 ) -> Contact:
     permissions.check_manage_people(actor)
     contact.custom_fields = clean_custom_fields("contact", values, existing=contact.custom_fields)
@@ -137,9 +137,7 @@ def update_contact_fields(
     return contact
 
 
-def merge_contacts(
-    source: Contact, target: Contact, *, actor: AbstractBaseUser, now: datetime
-) -> Contact:
+def merge_contacts(source: Contact, target: Contact, *, actor: User, now: datetime) -> Contact:
     """Fold `source` into `target`: addresses and tickets move; `source` points to `target`."""
     from patron.tickets import services as ticket_services
 
@@ -171,7 +169,7 @@ def create_organization(
     relationship: str = Relationship.CUSTOMER,
     tier: str = "",
     domains: Iterable[str] = (),
-    account_manager: AbstractBaseUser | None = None,
+    account_manager: User | None = None,
     custom_fields: Mapping[str, object] | None = None,
 ) -> Organization:
     """Create an organization; contacts already writing from its domains join it."""
@@ -202,9 +200,7 @@ def create_organization(
     return organization
 
 
-def set_relationship(
-    organization: Organization, relationship: str, *, actor: AbstractBaseUser
-) -> Organization:
+def set_relationship(organization: Organization, relationship: str, *, actor: User) -> Organization:
     """Make an organization a client or a customer (its contacts follow unless overridden)."""
     permissions.check_change_relationship(actor)
     if relationship not in Relationship.values:
@@ -249,11 +245,11 @@ def create_agent(
 def ensure_builtin_segments() -> None:
     for spec in BUILTIN_SEGMENTS:
         Segment.objects.update_or_create(
-            slug=spec["slug"],
+            slug=str(spec["slug"]),
             defaults={
-                "name": spec["name"],
+                "name": str(spec["name"]),
                 "rule": spec["rule"],
                 "builtin": True,
-                "description": spec["description"],
+                "description": str(spec["description"]),
             },
         )

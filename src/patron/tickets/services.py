@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F
 
 from patron.core import permissions
 from patron.core.errors import IllegalTransition, InvalidInput
-from patron.core.events import Actor, actor_fields, record
+from patron.core.events import Actor, author_kind, record
 from patron.core.html import sanitize_html
 from patron.people.custom_fields import clean_custom_fields
 from patron.people.models import Contact, Team
@@ -145,13 +145,12 @@ def _add_message(
     uploads: Sequence[Upload],
     bot: bool = False,
 ) -> Message:
-    fields = actor_fields(author, bot=bot)
     message = Message.objects.create(
         ticket=ticket,
         public=public,
-        author_kind=fields["actor_kind"],
-        author_contact=fields.get("actor_contact"),
-        author_agent=fields.get("actor_agent"),
+        author_kind=author_kind(author, bot=bot),
+        author_contact=author if isinstance(author, Contact) else None,
+        author_agent=author if isinstance(author, User) else None,
         body_text=body,
         body_html=sanitize_html(body_html),
         created_at=now,
@@ -184,7 +183,7 @@ def create_ticket(
     priority: str = Priority.NORMAL,
     type: str = "",
     team: Team | None = None,
-    assignee: AbstractBaseUser | None = None,
+    assignee: User | None = None,
     tags: Iterable[str] = (),
     custom_fields: Mapping[str, object] | None = None,
     uploads: Sequence[Upload] = (),
@@ -255,7 +254,7 @@ def create_ticket(
 def reply(
     ticket: Ticket,
     *,
-    author: AbstractBaseUser,
+    author: User,
     body: str,
     now: datetime,
     public: bool = True,
@@ -294,7 +293,7 @@ def reply(
 def add_note(
     ticket: Ticket,
     *,
-    author: AbstractBaseUser,
+    author: User,
     body: str,
     now: datetime,
     uploads: Sequence[Upload] = (),
@@ -356,7 +355,7 @@ def _set_status(ticket: Ticket, status: str, *, actor: Actor, now: datetime) -> 
            **{"from": old})  # fmt: skip
 
 
-def change_status(ticket: Ticket, status: str, *, actor: AbstractBaseUser, now: datetime) -> None:
+def change_status(ticket: Ticket, status: str, *, actor: User, now: datetime) -> None:
     permissions.check_change_ticket(actor, ticket)
     _check_choice(status, Status, "status")
     with transaction.atomic():
@@ -366,14 +365,12 @@ def change_status(ticket: Ticket, status: str, *, actor: AbstractBaseUser, now: 
             _set_status(ticket, status, actor=actor, now=now)
 
 
-def _change_field(
-    ticket: Ticket, field: str, value: object, *, actor: AbstractBaseUser, now: datetime
-) -> None:
+def _change_field(ticket: Ticket, field: str, value: object, *, actor: User, now: datetime) -> None:
     permissions.check_change_ticket(actor, ticket)
     with transaction.atomic():
         _lock(ticket)
         _check_open_for_changes(ticket)
-        attname = ticket._meta.get_field(field).attname
+        attname = Ticket._meta.get_field(field).get_attname()  # type: ignore[union-attr]
         old = Ticket.objects.filter(pk=ticket.pk).values_list(attname, flat=True).get()
         new = value.pk if hasattr(value, "pk") else value
         if old == new:
@@ -385,28 +382,22 @@ def _change_field(
                **{"from": old})  # fmt: skip
 
 
-def change_priority(
-    ticket: Ticket, priority: str, *, actor: AbstractBaseUser, now: datetime
-) -> None:
+def change_priority(ticket: Ticket, priority: str, *, actor: User, now: datetime) -> None:
     _check_choice(priority, Priority, "priority")
     _change_field(ticket, "priority", priority, actor=actor, now=now)
 
 
-def change_type(ticket: Ticket, type: str, *, actor: AbstractBaseUser, now: datetime) -> None:
+def change_type(ticket: Ticket, type: str, *, actor: User, now: datetime) -> None:
     if type:
         _check_choice(type, TicketType, "ticket type")
     _change_field(ticket, "type", type, actor=actor, now=now)
 
 
-def change_team(
-    ticket: Ticket, team: Team | None, *, actor: AbstractBaseUser, now: datetime
-) -> None:
+def change_team(ticket: Ticket, team: Team | None, *, actor: User, now: datetime) -> None:
     _change_field(ticket, "team", team, actor=actor, now=now)
 
 
-def assign(
-    ticket: Ticket, assignee: AbstractBaseUser | None, *, actor: AbstractBaseUser, now: datetime
-) -> None:
+def assign(ticket: Ticket, assignee: User | None, *, actor: User, now: datetime) -> None:
     """Give the ticket to an agent (or nobody); a New ticket becomes Open."""
     permissions.check_change_ticket(actor, ticket)
     if assignee is not None and not permissions.is_agent(assignee):
@@ -428,9 +419,7 @@ def assign(
             _set_status(ticket, Status.OPEN, actor=actor, now=now)
 
 
-def set_tags(
-    ticket: Ticket, tags: Iterable[str], *, actor: AbstractBaseUser, now: datetime
-) -> None:
+def set_tags(ticket: Ticket, tags: Iterable[str], *, actor: User, now: datetime) -> None:
     permissions.check_change_ticket(actor, ticket)
     names = _clean_tags(tags)
     with transaction.atomic():
@@ -447,7 +436,7 @@ def set_tags(
 
 
 def set_custom_fields(
-    ticket: Ticket, values: Mapping[str, object], *, actor: AbstractBaseUser, now: datetime
+    ticket: Ticket, values: Mapping[str, object], *, actor: User, now: datetime
 ) -> None:
     permissions.check_change_ticket(actor, ticket)
     with transaction.atomic():
@@ -463,12 +452,11 @@ def set_custom_fields(
         for key in sorted(set(old) | set(new)):
             if old.get(key) != new.get(key):
                 record(ticket, EventKind.FIELD_CHANGED, actor=actor, at=now,
-                       field=f"custom.{key}", to=new.get(key), **{"from": old.get(key)})  # fmt: skip
+                       field=f"custom.{key}", to=new.get(key),
+                       **{"from": old.get(key)})  # fmt: skip
 
 
-def follow(
-    ticket: Ticket, follower: AbstractBaseUser, *, actor: AbstractBaseUser, now: datetime
-) -> None:
+def follow(ticket: Ticket, follower: User, *, actor: User, now: datetime) -> None:
     """Add a follower (an agent follows themselves, or a supervisor adds someone)."""
     permissions.check_view_ticket(actor, ticket)
     if follower.pk != actor.pk:
@@ -482,9 +470,7 @@ def follow(
         record(ticket, EventKind.FOLLOWED, actor=actor, at=now, user=follower.pk)
 
 
-def unfollow(
-    ticket: Ticket, follower: AbstractBaseUser, *, actor: AbstractBaseUser, now: datetime
-) -> None:
+def unfollow(ticket: Ticket, follower: User, *, actor: User, now: datetime) -> None:
     permissions.check_view_ticket(actor, ticket)
     if follower.pk != actor.pk:
         permissions.check_change_ticket(actor, ticket)
@@ -496,9 +482,7 @@ def unfollow(
         record(ticket, EventKind.UNFOLLOWED, actor=actor, at=now, user=follower.pk)
 
 
-def change_requester(
-    ticket: Ticket, requester: Contact, *, actor: AbstractBaseUser, now: datetime
-) -> None:
+def change_requester(ticket: Ticket, requester: Contact, *, actor: User, now: datetime) -> None:
     """Move a ticket to another contact (used when contacts are merged)."""
     permissions.check_manage_people(actor)
     with transaction.atomic():
@@ -514,9 +498,7 @@ def change_requester(
                **{"from": old})  # fmt: skip
 
 
-def merge_tickets(
-    source: Ticket, target: Ticket, *, actor: AbstractBaseUser, now: datetime
-) -> Ticket:
+def merge_tickets(source: Ticket, target: Ticket, *, actor: User, now: datetime) -> Ticket:
     """Fold `source` into `target`: messages, events and followers move; `source` is closed
     and points to `target`, so a reply to it lands in the survivor."""
     permissions.check_change_ticket(actor, source)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -55,6 +56,7 @@ def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
 @require_POST
 def ticket_reply(request: HttpRequest, number: int) -> HttpResponse:
     ticket = queries.ticket_for_page(number)
+    assert isinstance(request.user, User)  # login_required
     public = request.POST.get("kind", "reply") == "reply"
     status = request.POST.get("status") or None
     try:
