@@ -39,7 +39,8 @@ class Config:
 
 
 def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
+    """The variable's value; unset and empty (`NAME=` in an env file) both mean the default."""
+    return os.environ.get(name, "").strip() or default
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -66,17 +67,32 @@ def env_int(name: str, default: int, *, minimum: int = 0, maximum: int = 65535) 
     return value
 
 
+def _without_password(url: str) -> str:
+    """The URL as it may appear in an error message: the password replaced by ***."""
+    parts = urlsplit(url)
+    try:
+        password = parts.password
+    except ValueError:
+        password = None
+    if not password:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return parts._replace(netloc=f"{user}:***@{hostport}").geturl()
+
+
 def parse_database_url(url: str, *, data_dir: Path) -> dict[str, object]:
     """Turn DATABASE_URL into Django's DATABASES['default']; empty means SQLite in data_dir."""
     if url == "":
         return sqlite_database(data_dir / "patron.sqlite3")
     parts = urlsplit(url)
+    shown = _without_password(url)
     if parts.scheme == "sqlite":
         # sqlite:///relative.db or sqlite:////absolute/path.db
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
         if parts.netloc or not path:
             raise ConfigError(
-                f"DATABASE_URL={url!r} is not a SQLite URL; "
+                f"DATABASE_URL={shown!r} is not a SQLite URL; "
                 "write sqlite:///relative/path.sqlite3 or sqlite:////absolute/path.sqlite3."
             )
         return sqlite_database(Path(path))
@@ -85,10 +101,10 @@ def parse_database_url(url: str, *, data_dir: Path) -> dict[str, object]:
         try:
             port = parts.port
         except ValueError:
-            raise ConfigError(f"DATABASE_URL={url!r} has a port that is not a number.") from None
+            raise ConfigError(f"DATABASE_URL={shown!r} has a port that is not a number.") from None
         if not parts.hostname or not name:
             raise ConfigError(
-                f"DATABASE_URL={url!r} needs a host and a database name, "
+                f"DATABASE_URL={shown!r} needs a host and a database name, "
                 "like postgres://user:password@127.0.0.1:5432/patron."
             )
         options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
@@ -104,7 +120,7 @@ def parse_database_url(url: str, *, data_dir: Path) -> dict[str, object]:
             "CONN_HEALTH_CHECKS": True,
         }
     raise ConfigError(
-        f"DATABASE_URL={url!r} is not understood; use postgres://… or sqlite:///…, "
+        f"DATABASE_URL={shown!r} is not understood; use postgres://… or sqlite:///…, "
         "or leave it unset for the embedded SQLite database."
     )
 
@@ -135,9 +151,19 @@ def _secret_key(data_dir: Path) -> str:
     key_file = data_dir / "secret_key"
     if key_file.exists():
         return key_file.read_text().strip()
+    # Written whole and readable by its owner only, then linked into place, which fails if
+    # another process starting at the same moment got there first; then its key is the key.
     key = secrets.token_urlsafe(50)
-    key_file.write_text(key)
-    key_file.chmod(0o600)
+    draft = data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(key)
+        os.link(draft, key_file)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    finally:
+        draft.unlink()
     return key
 
 

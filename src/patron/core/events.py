@@ -102,8 +102,10 @@ def deliver(delivery_id: int, *, now: datetime, worker: str | None = None) -> st
     if not claim(delivery_id, worker=worker, now=now):
         return "skipped"
     delivery = EventDelivery.objects.select_related("event").get(pk=delivery_id)
-    consumer = consumer_named(delivery.consumer)
     try:
+        # Inside the try: a receipt for a consumer since removed fails and backs off like any
+        # other, instead of staying claimed and being re-driven every LEASE for ever.
+        consumer = consumer_named(delivery.consumer)
         with transaction.atomic():
             consumer(delivery.event)
             finished = EventDelivery.objects.filter(

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.tasks import task
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from patron.core import events
+
+# Finished background-task results (django-tasks-db rows) are kept this long for inspection.
+TASK_RESULT_RETENTION = timedelta(days=7)
 
 
 @task()
@@ -18,3 +24,16 @@ def run_delivery(delivery_id: int) -> str:
 def redrive_events() -> int:
     """Pick up receipts whose task was lost or whose worker died."""
     return events.redrive(now=timezone.now())
+
+
+@task()
+def prune_task_results() -> int:
+    """Delete old finished task results, so the database queue's table stays small."""
+    return prune_finished_task_results(now=timezone.now())
+
+
+def prune_finished_task_results(*, now: datetime) -> int:
+    """Delete django-tasks-db results that finished before the retention; return how many."""
+    cutoff = now - TASK_RESULT_RETENTION
+    deleted, _ = DBTaskResult.objects.finished().filter(finished_at__lt=cutoff).delete()
+    return deleted

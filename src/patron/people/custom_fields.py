@@ -10,6 +10,8 @@ from patron.core.errors import InvalidInput
 from patron.people.models import CustomFieldDefinition
 
 FieldType = CustomFieldDefinition.FieldType
+# Larger numbers lose precision in JSON, and int() of "1e2000000" takes minutes.
+MAX_NUMBER = 10**15
 
 
 def clean_value(definition: CustomFieldDefinition, value: object) -> object:
@@ -21,6 +23,8 @@ def clean_value(definition: CustomFieldDefinition, value: object) -> object:
         return None
     match definition.field_type:
         case FieldType.TEXT:
+            if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+                raise InvalidInput(f"{label} must be text, not {value!r}.")
             return str(value)
         case FieldType.NUMBER:
             try:
@@ -29,6 +33,10 @@ def clean_value(definition: CustomFieldDefinition, value: object) -> object:
                 raise InvalidInput(f"{label} must be a number, not {value!r}.") from None
             if not number.is_finite():
                 raise InvalidInput(f"{label} must be a finite number.")
+            if number.copy_abs() > MAX_NUMBER:
+                raise InvalidInput(
+                    f"{label} must be a number between {-MAX_NUMBER:,} and {MAX_NUMBER:,}."
+                )
             return int(number) if number == number.to_integral_value() else float(number)
         case FieldType.DATE:
             try:
@@ -42,7 +50,12 @@ def clean_value(definition: CustomFieldDefinition, value: object) -> object:
                 )
             return str(value)
         case FieldType.MULTI_CHOICE:
-            values = [value] if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+            if isinstance(value, str):
+                values = [value]
+            elif isinstance(value, list | tuple):
+                values = list(value)
+            else:
+                raise InvalidInput(f"{label} must be a list of choices, not {value!r}.")
             unknown = [v for v in values if str(v) not in definition.choices]
             if unknown:
                 raise InvalidInput(

@@ -93,8 +93,9 @@ class Contact(models.Model):
 
     @property
     def primary_email(self) -> str:
-        first = self.emails.order_by("-primary", "id").first()
-        return first.address if first else ""
+        """The primary address, else the oldest; reads prefetched `emails` without a query."""
+        emails = sorted(self.emails.all(), key=lambda email: (not email.primary, email.pk))
+        return emails[0].address if emails else ""
 
 
 class ContactEmail(models.Model):

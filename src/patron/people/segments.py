@@ -8,6 +8,7 @@ knows how to reach them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,8 @@ from patron.core.errors import InvalidInput
 from patron.people.models import Relationship
 
 OPS = ("eq", "ne", "in", "contains")
+# A custom-field key as admins write it; no "__", which the ORM would read as a lookup.
+CUSTOM_KEY = re.compile(r"[A-Za-z0-9-]+(?:_[A-Za-z0-9-]+)*")
 
 # Where each field lives, seen from each target model.
 _PATHS: dict[str, dict[str, str]] = {
@@ -60,6 +63,19 @@ def _relationship_q(target: str, value: str) -> Q:
     return q
 
 
+def _path(target: str, field: str) -> str:
+    """The ORM path of a field as seen from the target model."""
+    paths = _PATHS[target]
+    if field.startswith("custom."):
+        key = field.removeprefix("custom.")
+        if not CUSTOM_KEY.fullmatch(key):
+            raise InvalidInput(f"{field!r} does not name a custom field; write custom.<key>.")
+        return f"{paths['custom']}__{key}"
+    if field in paths:
+        return paths[field]
+    raise InvalidInput(f"A {target} segment cannot use the field {field!r}.")
+
+
 def _condition_q(target: str, condition: Mapping[str, Any]) -> Q:
     field, op, value = condition.get("field"), condition.get("op", "eq"), condition.get("value")
     if op not in OPS:
@@ -70,18 +86,16 @@ def _condition_q(target: str, condition: Mapping[str, Any]) -> Q:
         values = value if isinstance(value, list) else [value]
         return _or([_condition_q(target, {"field": field, "op": "eq", "value": v}) for v in values])
     if op == "ne":
-        return ~_condition_q(target, {"field": field, "op": "eq", "value": value})
+        different = ~_condition_q(target, {"field": field, "op": "eq", "value": value})
+        if field.startswith("custom."):
+            # SQL's NOT drops rows that lack the key; they differ from the value too.
+            different |= Q(**{f"{_path(target, field)}__isnull": True})
+        return different
     if field == "relationship":
         if value not in Relationship.values:
             raise InvalidInput(f"Relationship must be client or customer, not {value!r}.")
         return _relationship_q(target, str(value))
-    paths = _PATHS[target]
-    if field.startswith("custom."):
-        path = f"{paths['custom']}__{field.removeprefix('custom.')}"
-    elif field in paths:
-        path = paths[field]
-    else:
-        raise InvalidInput(f"A {target} segment cannot use the field {field!r}.")
+    path = _path(target, field)
     lookup = "icontains" if op == "contains" else "iexact" if isinstance(value, str) else "exact"
     return Q(**{f"{path}__{lookup}": value})
 

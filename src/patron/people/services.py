@@ -146,6 +146,9 @@ def merge_contacts(source: Contact, target: Contact, *, actor: User, now: dateti
         raise InvalidInput("A contact cannot be merged into itself.")
     if source.merged_into_id is not None:
         raise InvalidInput(f"{source} was already merged into another contact.")
+    if target.merged_into_id is not None:
+        # Merging into a merged contact would hide tickets, or loop find_contact forever.
+        raise InvalidInput(f"{target} was merged into {target.merged_into}; merge into that one.")
     with transaction.atomic():
         ContactEmail.objects.filter(contact=source).update(contact=target, primary=False)
         for ticket in source.tickets.select_for_update().order_by("id"):

@@ -11,18 +11,23 @@ from patron.tickets.models import Message, Ticket, TicketEvent
 
 
 def ticket_list(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Ticket]:
-    tickets = Ticket.objects.filter(merged_into__isnull=True).select_related(
-        "requester__organization", "organization", "assignee", "team"
+    tickets = (
+        Ticket.objects.filter(merged_into__isnull=True)
+        .select_related("requester__organization", "organization", "assignee", "team")
+        .prefetch_related("requester__emails")  # a nameless requester shows their address
     )
     return permissions.visible_tickets(user, tickets).order_by("-updated_at", "-id")
 
 
 def ticket_for_page(number: int) -> Ticket:
     """The ticket with its conversation and timeline, in a fixed number of queries."""
+    # A nameless contact is shown by their address: prefetch it rather than ask once per row.
     messages = Message.objects.select_related("author_agent", "author_contact").prefetch_related(
-        "attachments"
+        "attachments", "author_contact__emails"
     )
-    events = TicketEvent.objects.select_related("actor_agent", "actor_contact")
+    events = TicketEvent.objects.select_related("actor_agent", "actor_contact").prefetch_related(
+        "actor_contact__emails"
+    )
     ticket = (
         Ticket.objects.select_related(
             "requester__organization", "organization", "assignee", "team", "merged_into"
@@ -30,6 +35,7 @@ def ticket_for_page(number: int) -> Ticket:
         .prefetch_related(
             Prefetch("messages", queryset=messages),
             Prefetch("events", queryset=events),
+            "requester__emails",
             "tags",
             "followers",
         )

@@ -204,6 +204,8 @@ def create_ticket(
         _check_choice(type, TicketType, "ticket type")
     if requester.merged_into_id is not None:
         raise InvalidInput(f"{requester} was merged into another contact; use that one.")
+    if assignee is not None and not permissions.is_agent(assignee):
+        raise InvalidInput(f"{assignee} is not an agent and cannot be assigned tickets.")
     fields = clean_custom_fields("ticket", custom_fields or {})
     tag_names = _clean_tags(tags)
     check_uploads(uploads)
@@ -514,6 +516,8 @@ def merge_tickets(source: Ticket, target: Ticket, *, actor: User, now: datetime)
         moved_messages = Message.objects.filter(ticket=source).update(ticket=target)
         source.events.update(ticket=target)
         target.followers.add(*source.followers.all())
+        # Tickets merged into `source` earlier follow it, so a reply to them still lands in one hop.
+        Ticket.objects.filter(merged_into=source).update(merged_into=target)
         Ticket.objects.filter(pk=target.pk).update(
             message_count=F("message_count") + moved_messages, updated_at=now
         )

@@ -1,0 +1,35 @@
+"""Every periodic job, in one list: what it is called, which task it enqueues, how often.
+
+Both the embedded scheduler (`patron.core.scheduler`) and Celery beat
+(`patron.core.celery_app.beat_schedule`) read this tuple; a job added here runs under either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.tasks import Task
+
+from patron.core import tasks as core_tasks
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    task: Task
+    every: timedelta
+
+
+PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob(
+        name="redrive_events",
+        task=core_tasks.redrive_events,
+        every=timedelta(seconds=30),
+    ),
+    PeriodicJob(
+        name="prune_task_results",
+        task=core_tasks.prune_task_results,
+        every=timedelta(days=1),
+    ),
+)
