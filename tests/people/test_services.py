@@ -353,3 +353,15 @@ def test_it_keeps_the_builtin_segments_when_ensured_twice() -> None:
         "clients",
         "customers",
     ]
+
+
+@pytest.mark.django_db
+def test_it_creates_a_contact_for_a_new_sender_despite_a_required_field(now: datetime) -> None:
+    CustomFieldDefinition.objects.create(
+        applies_to="contact", key="account", label="Account number", field_type="text",
+        required=True,
+    )  # fmt: skip
+
+    contact = services.get_or_create_contact(email="new@mail.example", now=now)
+
+    assert contact.primary_email == "new@mail.example"

@@ -226,7 +226,20 @@ def test_it_refuses_a_ticket_missing_a_required_custom_field(now: datetime) -> N
     )  # fmt: skip
 
     with pytest.raises(InvalidInput, match="Order number is required"):
-        factories.ticket(now=now)
+        factories.ticket(now=now, actor=factories.agent(password=None))
+
+
+@pytest.mark.django_db
+def test_it_accepts_a_customers_own_ticket_without_a_required_field(now: datetime) -> None:
+    CustomFieldDefinition.objects.create(
+        applies_to="ticket", key="order", label="Order number", field_type=FieldType.TEXT,
+        required=True,
+    )  # fmt: skip
+
+    ticket = factories.ticket(now=now)
+
+    assert ticket.custom_fields == {}
+    assert ticket.messages.count() == 1
 
 
 # reply

@@ -75,9 +75,16 @@ def clean_value(definition: CustomFieldDefinition, value: object) -> object:
 
 
 def clean_custom_fields(
-    applies_to: str, values: Mapping[str, object], *, existing: Mapping[str, object] | None = None
+    applies_to: str,
+    values: Mapping[str, object],
+    *,
+    existing: Mapping[str, object] | None = None,
+    require_all: bool = True,
 ) -> dict[str, object]:
-    """Merge `values` into `existing` after checking every key and value; None removes a key."""
+    """Merge `values` into `existing` after checking every key and value; None removes a key.
+
+    Required fields are required of agents. What a customer sends (mail, the web form) is
+    never refused for lacking an admin's field: pass `require_all=False` for those."""
     definitions = {d.key: d for d in CustomFieldDefinition.objects.filter(applies_to=applies_to)}
     unknown = sorted(set(values) - set(definitions))
     if unknown:
@@ -90,6 +97,6 @@ def clean_custom_fields(
         else:
             cleaned[key] = result
     missing = [d.label for d in definitions.values() if d.required and d.key not in cleaned]
-    if existing is None and missing:  # on creation every required field must be given
+    if existing is None and require_all and missing:  # on creation, every required field
         raise InvalidInput(f"{', '.join(missing)} is required.")
     return cleaned

@@ -75,14 +75,18 @@ def create_contact(
     time_zone: str = "",
     relationship_override: str = "",
     custom_fields: Mapping[str, object] | None = None,
+    require_all: bool = True,
 ) -> Contact:
-    """Create a contact with its first address; attach it to an organization by email domain."""
+    """Create a contact with its first address; attach it to an organization by email domain.
+
+    `require_all=False` when the contact comes from what a person sent us (see
+    `clean_custom_fields`): their message must never be refused for an admin's field."""
     address = normalize_email(email)
     if relationship_override and relationship_override not in Relationship.values:
         raise InvalidInput(
             f"Relationship must be client or customer, not {relationship_override!r}."
         )
-    fields = clean_custom_fields("contact", custom_fields or {})
+    fields = clean_custom_fields("contact", custom_fields or {}, require_all=require_all)
     if organization is None:
         organization = organization_for_domain(domain_of(address))
     try:
@@ -109,7 +113,7 @@ def get_or_create_contact(*, email: str, now: datetime, name: str = "") -> Conta
     if existing is not None:
         return existing
     try:
-        return create_contact(email=email, name=name, now=now)
+        return create_contact(email=email, name=name, now=now, require_all=False)
     except InvalidInput:
         # Another request created it between our look-up and our insert.
         found = find_contact(email)

@@ -151,7 +151,7 @@ def _add_message(
         author_kind=author_kind(author, bot=bot),
         author_contact=author if isinstance(author, Contact) else None,
         author_agent=author if isinstance(author, User) else None,
-        body_text=body,
+        body_text=body.replace("\r\n", "\n"),  # browsers send textareas with CRLF
         body_html=sanitize_html(body_html),
         created_at=now,
     )
@@ -206,7 +206,9 @@ def create_ticket(
         raise InvalidInput(f"{requester} was merged into another contact; use that one.")
     if assignee is not None and not permissions.is_agent(assignee):
         raise InvalidInput(f"{assignee} is not an agent and cannot be assigned tickets.")
-    fields = clean_custom_fields("ticket", custom_fields or {})
+    # A customer's own message is never refused for lacking a field only agents can fill in.
+    from_agent = actor is not None and not isinstance(actor, Contact)
+    fields = clean_custom_fields("ticket", custom_fields or {}, require_all=from_agent)
     tag_names = _clean_tags(tags)
     check_uploads(uploads)
     author: Actor = actor if actor is not None else requester
