@@ -1,0 +1,564 @@
+"""The `patron` command: demo, serve, worker, beat, createadmin, check, and Django's own commands.
+
+    patron demo                 migrate, make an admin, load demo data, then serve
+    patron serve                web server + one worker + the scheduler, as one supervised command
+    patron worker / patron beat background work and schedules (run separately with Celery)
+    patron createadmin          an admin who can log in
+    patron check                configuration and connectivity, as a table
+    patron manage …             any Django management command
+
+The configuration is read first of all: a bad environment value stops the command with one
+sentence naming the variable (exit status 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import secrets
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from patron import config
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_INTERRUPTED = 130
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEMO_ADMIN = "admin"
+GENERATED_PASSWORD_BYTES = 15  # 20 URL-safe characters
+CONNECT_TIMEOUT_SECONDS = 3
+# How long children get to finish what they are doing (a running task, open requests) before
+# they are killed; uvicorn's own grace period is shorter, for long-lived SSE streams.
+STOP_GRACE_SECONDS = 30
+WEB_GRACEFUL_SHUTDOWN_SECONDS = 5
+POLL_SECONDS = 0.2
+
+out = Console(soft_wrap=True)
+
+
+def fail(message: str) -> None:
+    """One plain sentence on stderr (no markup: messages quote user input such as `[::1]`)."""
+    sys.stderr.write(f"patron: {message}\n")
+    sys.stderr.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        config.load()
+    except config.ConfigError as error:
+        fail(str(error))
+        return EXIT_CONFIG
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "patron.settings")
+    import django
+
+    django.setup()
+
+    if args_list[:1] == ["manage"]:
+        return manage(args_list[1:])
+    args = build_parser().parse_args(args_list)
+    if args.command is None:
+        build_parser().print_help()
+        return EXIT_CONFIG
+    from django.db import OperationalError
+
+    try:
+        result: int = args.run(args)
+    except KeyboardInterrupt:
+        fail("interrupted.")
+        return EXIT_INTERRUPTED
+    except OperationalError as error:
+        fail(f"cannot use the database ({error}); `patron check` shows the configuration.")
+        return EXIT_FAILED
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="patron",
+        description="Patron: one help desk for customers and clients.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="migrate, create an admin, load demo data, serve")
+    _add_listen_arguments(demo)
+    demo.add_argument("--no-serve", action="store_true", help="stop after loading the data")
+    demo.add_argument(
+        "--tickets", type=int, default=None, help="how many demo tickets (default 2,000)"
+    )
+    demo.set_defaults(run=run_demo)
+
+    serve = commands.add_parser("serve", help="run the web server, a worker and the scheduler")
+    _add_listen_arguments(serve)
+    serve.set_defaults(run=run_serve)
+
+    worker = commands.add_parser("worker", help="run background tasks")
+    worker.add_argument("--concurrency", type=int, default=1, help="tasks at once (default 1)")
+    worker.set_defaults(run=run_worker)
+
+    beat = commands.add_parser("beat", help="enqueue periodic jobs (run exactly one)")
+    beat.set_defaults(run=run_beat)
+
+    admin = commands.add_parser("createadmin", help="create an admin who can log in")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", help="generated and printed when not given")
+    admin.set_defaults(run=run_createadmin)
+
+    check = commands.add_parser("check", help="show the configuration and test connections")
+    check.set_defaults(run=run_check)
+
+    commands.add_parser("manage", help="run a Django management command (patron manage help)")
+    return parser
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not between 1 and 65535")
+    return port
+
+
+def _add_listen_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
+    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+
+
+# --- manage, worker, beat ----------------------------------------------------------------------
+
+
+def manage(rest: Sequence[str]) -> int:
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["patron manage", *rest])
+    return EXIT_OK
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from patron.core import runner
+
+    if args.concurrency < 1:
+        fail("--concurrency must be at least 1.")
+        return EXIT_CONFIG
+    try:
+        return runner.run_worker(concurrency=args.concurrency)
+    except ImproperlyConfigured as error:
+        fail(str(error))
+        return EXIT_CONFIG
+
+
+def run_beat(args: argparse.Namespace) -> int:
+    from patron.core import runner
+
+    return runner.run_beat()
+
+
+# --- createadmin and demo ----------------------------------------------------------------------
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+
+
+def run_createadmin(args: argparse.Namespace) -> int:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    from patron.core.errors import InvalidInput
+    from patron.people import services as people
+
+    if get_user_model().objects.filter(username=args.username).exists():
+        fail(f"a user called {args.username!r} already exists.")
+        return EXIT_FAILED
+    try:
+        email = people.normalize_email(args.email)
+    except InvalidInput as error:
+        fail(str(error))
+        return EXIT_FAILED
+    password = args.password or generate_password()
+    if args.password:
+        try:
+            validate_password(args.password)
+        except ValidationError as error:
+            fail(" ".join(error.messages))
+            return EXIT_FAILED
+    people.create_agent(username=args.username, email=email, password=password, role="admin")
+    out.print(f"Created the admin [bold]{args.username}[/bold] ({email}).")
+    if not args.password:
+        out.print(f"Password: {password}", markup=False, highlight=False)
+        out.print("It is shown only this once; keep it somewhere safe.")
+    return EXIT_OK
+
+
+def unapplied_migrations() -> int:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    return len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+def migrate() -> None:
+    """Apply any migrations not yet applied, saying so only when there are some."""
+    from django.core.management import call_command
+
+    pending = unapplied_migrations()
+    if pending:
+        with out.status(f"Applying {pending} database migrations…"):
+            call_command("migrate", interactive=False, verbosity=0)
+        out.print(f"Applied {pending} database migrations.")
+
+
+def ensure_demo_admin() -> None:
+    from django.contrib.auth import get_user_model
+
+    from patron.people import services as people
+
+    if get_user_model().objects.filter(username=DEMO_ADMIN).exists():
+        out.print(
+            f"The admin [bold]{DEMO_ADMIN}[/bold] already exists; its password was shown when it "
+            f"was created (set a new one with `patron manage changepassword {DEMO_ADMIN}`)."
+        )
+        return
+    password = generate_password()
+    people.create_agent(
+        username=DEMO_ADMIN, email="admin@desk.example", password=password, role="admin"
+    )
+    out.print(f"Created the admin [bold]{DEMO_ADMIN}[/bold].")
+    out.print(f"Password: {password}", markup=False, highlight=False)
+    out.print("It is shown only this once; keep it somewhere safe.")
+
+
+def load_demo_data(tickets: int | None = None) -> None:
+    from patron.demo import loader
+    from patron.demo.plan import DEMO_TICKETS
+
+    total = DEMO_TICKETS if tickets is None else tickets
+    if loader.is_loaded():
+        out.print("The demo data is already loaded; leaving it as it is.")
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=out) as progress:
+        task = progress.add_task("Loading demo tickets", total=total)
+        result = loader.load_demo(tickets=total, progress=lambda n: progress.advance(task, n))
+    out.print(
+        f"Loaded {result.tickets:,} tickets from {result.contacts:,} contacts in "
+        f"{result.organizations} organizations ({result.seconds:.0f} s)."
+    )
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    if args.tickets is not None and args.tickets < 1:
+        fail("--tickets must be at least 1.")
+        return EXIT_CONFIG
+    migrate()
+    ensure_demo_admin()
+    load_demo_data(args.tickets)
+    if args.no_serve:
+        out.print("Start Patron with `patron serve`, then log in as admin.")
+        return EXIT_OK
+    return run_serve(args)
+
+
+# --- serve -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    process: subprocess.Popen[bytes] | None = None
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """What a child runs before exec to get SIGTERM if `patron serve` itself is killed.
+
+    Linux only (prctl); elsewhere children are still stopped on every orderly exit. libc is
+    looked up here, in the parent, so the child between fork and exec only makes one call.
+    """
+    try:
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Supervisor:
+    """Start children, stop them all on SIGINT/SIGTERM, and stop the rest if one dies."""
+
+    def __init__(self, children: list[Child]) -> None:
+        self.children = children
+        self.signals = 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.signals += 1
+        if self.signals > 1:  # a second Ctrl-C: do not wait any longer
+            self._kill_all()
+
+    def run(self, *, on_started: Callable[[], None] = lambda: None) -> int:
+        previous = {
+            signum: signal.signal(signum, self._on_signal)
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            return self._run(on_started)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _run(self, on_started: Callable[[], None]) -> int:
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
+        before_exec = die_with_parent()
+        for child in self.children:
+            # Each child in its own session: a terminal's Ctrl-C reaches them once, from here.
+            child.process = subprocess.Popen(
+                child.command, env=env, start_new_session=True, preexec_fn=before_exec
+            )
+            out.print(f"Started the {child.name} (pid {child.process.pid}).")
+        on_started()
+        died: Child | None = None
+        while self.signals == 0 and died is None:
+            died = next((c for c in self.children if _exited(c)), None)
+            if died is None:
+                time.sleep(POLL_SECONDS)
+        if died is not None:
+            code = died.process.returncode if died.process else None
+            fail(f"the {died.name} stopped unexpectedly (exit status {code}); stopping the rest.")
+        else:
+            out.print("Stopping…")
+        self._stop_all()
+        if died is not None:
+            return EXIT_FAILED
+        out.print("Stopped.")
+        return EXIT_OK
+
+    def _stop_all(self) -> None:
+        for child in reversed(self.children):
+            if child.process is not None and child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for child in self.children:
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                fail(f"the {child.name} did not stop within {STOP_GRACE_SECONDS} s; killing it.")
+                child.process.kill()
+                child.process.wait()
+
+    def _kill_all(self) -> None:
+        for child in self.children:
+            if child.process is not None and child.process.poll() is None:
+                child.process.kill()
+
+
+def _exited(child: Child) -> bool:
+    return child.process is not None and child.process.poll() is not None
+
+
+def web_command(host: str, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "patron.asgi:application",
+        "--host", host, "--port", str(port),
+        "--lifespan", "off",
+        "--timeout-graceful-shutdown", str(WEB_GRACEFUL_SHUTDOWN_SECONDS),
+        "--no-server-header",
+    ]  # fmt: skip
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from django.conf import settings
+
+    migrate()
+    # WhiteNoise serves from the finders too, but warns at start-up when STATIC_ROOT is missing.
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+    backend = settings.PATRON_TASK_BACKEND
+    children = [Child("web server", web_command(args.host, args.port))]
+    if backend == "db":
+        children.append(Child("worker", [sys.executable, "-m", "patron.cli", "worker"]))
+    if backend in ("db", "immediate"):
+        children.append(Child("scheduler", [sys.executable, "-m", "patron.cli", "beat"]))
+    shown_host = f"[{args.host}]" if ":" in args.host else args.host
+
+    def started() -> None:
+        out.print(f"Patron is at http://{shown_host}:{args.port}/  (Ctrl-C stops it)")
+        if backend == "celery":
+            out.print(
+                "Background work runs on Celery: start `patron worker` (as many as you need) "
+                "and exactly one `patron beat` separately."
+            )
+        elif backend == "immediate":
+            out.print("Tasks run inside the web server (PATRON_TASK_BACKEND=immediate).")
+
+    return Supervisor(children).run(on_started=started)
+
+
+# --- check -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    ok: bool
+    detail: str
+    required: bool = True
+
+    @property
+    def label(self) -> str:
+        if self.ok:
+            return "[green]ok[/green]"
+        return "[red]failed[/red]" if self.required else "[yellow]warning[/yellow]"
+
+
+def describe_database(database: dict[str, object]) -> tuple[str, str]:
+    engine = str(database["ENGINE"]).rsplit(".", 1)[-1]
+    if engine == "sqlite3":
+        return "SQLite", str(database["NAME"])
+    user = f"{database.get('USER')}@" if database.get("USER") else ""
+    return "PostgreSQL", f"{user}{database['HOST']}:{database['PORT']}/{database['NAME']}"
+
+
+def probe_database() -> list[Probe]:
+    from django.db import DatabaseError, connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as error:
+        return [Probe("Database", False, f"cannot connect: {error}".strip())]
+    probes = [Probe("Database", True, f"{connection.vendor} answers SELECT 1")]
+    pending = unapplied_migrations()
+    if pending:
+        probes.append(
+            Probe(
+                "Migrations",
+                False,
+                f"{pending} not applied; `patron serve` applies them, or `patron manage migrate`",
+                required=False,
+            )
+        )
+    else:
+        probes.append(Probe("Migrations", True, "all applied"))
+    return probes
+
+
+def probe_broker(url: str) -> Probe:
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=CONNECT_TIMEOUT_SECONDS) as connection:
+            connection.connect()
+    except Exception as error:  # kombu raises the transport's own errors
+        return Probe("Celery broker", False, f"cannot connect: {error}")
+    return Probe("Celery broker", True, "connected")
+
+
+def probe_redis(url: str) -> Probe:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            socket_timeout=CONNECT_TIMEOUT_SECONDS,
+        )
+        client.ping()
+    except (redis.RedisError, OSError) as error:
+        return Probe("Redis", False, f"cannot connect: {error}")
+    return Probe("Redis", True, "answers PING")
+
+
+def probe_smtp(host: str, port: int, *, use_ssl: bool) -> Probe:
+    smtp_class = smtplib.SMTP_SSL if use_ssl else smtplib.SMTP
+    try:
+        with smtp_class(host, port, timeout=CONNECT_TIMEOUT_SECONDS) as smtp:
+            smtp.noop()
+    except (OSError, smtplib.SMTPException) as error:
+        return Probe(
+            "SMTP server",
+            False,
+            f"cannot connect to {host}:{port} ({error}); outgoing mail will wait and retry",
+            required=False,
+        )
+    return Probe("SMTP server", True, f"{host}:{port} answers")
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from django.conf import settings
+
+    loaded: config.Config = settings.CONFIG
+    email = loaded.email
+    host, port = str(email["EMAIL_HOST"]), int(str(email["EMAIL_PORT"]))
+    security = ""
+    if email["EMAIL_USE_SSL"] or email["EMAIL_USE_TLS"]:
+        security = " (SSL)" if email["EMAIL_USE_SSL"] else " (STARTTLS)"
+    engine, name = describe_database(loaded.database)
+    configuration = Table(title="Configuration", title_justify="left")
+    configuration.add_column("Setting")
+    configuration.add_column("Value", overflow="fold")
+    for setting, value in (
+        ("Data directory", str(loaded.data_dir)),
+        ("Database", f"{engine}: {name}"),
+        ("Task backend", loaded.task_backend),
+        ("Time zone", loaded.time_zone),
+        ("Email (SMTP)", f"{host}:{port}{security}"),
+        ("Site URL", loaded.site_url),
+    ):
+        configuration.add_row(setting, Text(value))
+    out.print(configuration)
+
+    probes = probe_database()
+    if loaded.task_backend == "celery":
+        probes.append(probe_broker(loaded.celery_broker_url))
+    if loaded.redis_url:
+        probes.append(probe_redis(loaded.redis_url))
+    probes.append(probe_smtp(host, port, use_ssl=bool(email["EMAIL_USE_SSL"])))
+    connectivity = Table(title="Connectivity", title_justify="left")
+    connectivity.add_column("Service")
+    connectivity.add_column("Status")
+    connectivity.add_column("Detail", overflow="fold")
+    for probe in probes:
+        connectivity.add_row(probe.name, probe.label, Text(probe.detail))
+    out.print(connectivity)
+    failed = [probe.name for probe in probes if probe.required and not probe.ok]
+    if failed:
+        fail(f"{', '.join(failed)} failed; see the table above.")
+        return EXIT_FAILED
+    out.print("Everything Patron needs answers.")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The demo loader: realistic tickets for clients and customers, deterministic, loaded once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from importlib import resources
+
+import pytest
+
+from patron.demo import corpus
+from patron.demo.loader import is_loaded, load_demo
+from patron.demo.plan import DEMO_DAYS, plan_demo
+from patron.people.models import Contact, Organization, Relationship
+from patron.tickets.models import AuthorKind, EventKind, Message, Ticket, TicketEvent
+
+SMALL = 30
+
+
+def test_it_plans_the_same_desk_from_the_same_seed(now: datetime) -> None:
+    assert plan_demo(now=now, tickets=SMALL, seed=7) == plan_demo(now=now, tickets=SMALL, seed=7)
+    assert plan_demo(now=now, tickets=SMALL, seed=7) != plan_demo(now=now, tickets=SMALL, seed=8)
+
+
+def test_it_has_a_reply_for_every_intent_in_both_datasets() -> None:
+    bitext_intents = {u.intent for u in corpus.bitext_utterances()}
+    banking_intents = {u.intent for u in corpus.banking_utterances()}
+
+    assert bitext_intents == set(corpus.CUSTOMER_INTENTS)
+    assert len(bitext_intents) == 27
+    assert banking_intents == set(corpus.BANKING_THEME_OF)
+    assert len(banking_intents) == 77
+
+
+def test_it_ships_each_dataset_with_its_licence_and_readme() -> None:
+    data = resources.files("patron.demo").joinpath("data")
+    for folder in ("bitext-customer-service", "banking77"):
+        assert data.joinpath(folder, "LICENSE").is_file()
+        assert data.joinpath(folder, "README.md").is_file()
+
+
+@pytest.mark.django_db
+def test_it_creates_client_and_customer_tickets_with_messages_and_events(now: datetime) -> None:
+    result = load_demo(now=now, tickets=SMALL)
+
+    assert result.loaded
+    assert Ticket.objects.count() == SMALL
+    client_tickets = Ticket.objects.filter(organization__relationship=Relationship.CLIENT)
+    assert client_tickets.exists()
+    assert Ticket.objects.exclude(pk__in=client_tickets).exists()
+    assert Organization.objects.filter(relationship=Relationship.CLIENT).count() == 12
+    for ticket in Ticket.objects.all():
+        assert ticket.messages.count() == ticket.message_count >= 1
+        assert ticket.events.filter(kind=EventKind.CREATED).count() == 1
+    assert Message.objects.filter(author_kind=AuthorKind.AGENT, public=True).exists()
+
+
+@pytest.mark.django_db
+def test_it_leaves_each_ticket_as_its_plan_says(now: datetime) -> None:
+    plan = plan_demo(now=now, tickets=SMALL)
+
+    load_demo(now=now, tickets=SMALL)
+
+    loaded = list(Ticket.objects.order_by("number").values_list("subject", "status"))
+    assert loaded == [(spec.subject, spec.final_status) for spec in plan.tickets]
+
+
+@pytest.mark.django_db
+def test_it_dates_every_event_within_the_last_ninety_days(now: datetime) -> None:
+    load_demo(now=now, tickets=SMALL)
+
+    times = TicketEvent.objects.values_list("at", flat=True)
+    assert min(times) >= now - timedelta(days=DEMO_DAYS)
+    assert max(times) < now
+
+
+@pytest.mark.django_db
+def test_it_does_not_duplicate_anything_when_loaded_twice(now: datetime) -> None:
+    load_demo(now=now, tickets=SMALL)
+    counts = (Ticket.objects.count(), Contact.objects.count(), TicketEvent.objects.count())
+
+    second = load_demo(now=now, tickets=SMALL)
+
+    assert not second.loaded
+    assert is_loaded()
+    assert (Ticket.objects.count(), Contact.objects.count(), TicketEvent.objects.count()) == counts
