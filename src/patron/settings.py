@@ -25,6 +25,8 @@ INSTALLED_APPS = [
     "patron.core",
     "patron.people",
     "patron.tickets",
+    "patron.search",
+    "patron.portal",
 ]
 
 MIDDLEWARE = [
@@ -90,6 +92,20 @@ SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# The public web form (/support/new): abuse limits, see docs/web-form.md.
+PATRON_WEB_FORM_ADDRESS_LIMIT = config.env_int("PATRON_WEB_FORM_ADDRESS_LIMIT", 5, minimum=1)
+PATRON_WEB_FORM_ADDRESS_WINDOW_MINUTES = config.env_int(
+    "PATRON_WEB_FORM_ADDRESS_WINDOW_MINUTES", 10, minimum=1, maximum=1440
+)
+PATRON_WEB_FORM_IP_LIMIT = config.env_int("PATRON_WEB_FORM_IP_LIMIT", 20, minimum=1)
+PATRON_WEB_FORM_IP_WINDOW_MINUTES = config.env_int(
+    "PATRON_WEB_FORM_IP_WINDOW_MINUTES", 60, minimum=1, maximum=1440
+)
+PATRON_WEB_FORM_MAX_FILES = config.env_int("PATRON_WEB_FORM_MAX_FILES", 10, minimum=0, maximum=100)
+PATRON_WEB_FORM_MAX_UPLOAD_MB = config.env_int("PATRON_WEB_FORM_MAX_UPLOAD_MB", 50, minimum=1)
+# True when a reverse proxy appends the client's address to X-Forwarded-For.
+PATRON_BEHIND_PROXY = config.env_bool("PATRON_BEHIND_PROXY", False)
 
 # Background work: one API (django.tasks), the backend chosen by PATRON_TASK_BACKEND.
 PATRON_TASK_BACKEND = CONFIG.task_backend

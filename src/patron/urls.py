@@ -12,5 +12,8 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tickets/", include("patron.tickets.urls")),
+    path("search/", include("patron.search.urls")),
+    path("people/", include("patron.people.urls")),
+    path("support/", include("patron.portal.urls")),
     path("admin/", admin.site.urls),
 ]

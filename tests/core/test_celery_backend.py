@@ -31,7 +31,9 @@ def _undelivered_reply(settings: SettingsWrapper) -> tuple[EventDelivery, int]:
     tickets.follow(ticket, follower, actor=follower, now=now)
     settings.TASKS = {"default": {"BACKEND": DUMMY_BACKEND}}  # record, run nothing
     message = tickets.reply(ticket, author=author, body="It ships today.", now=now, public=False)
-    delivery = EventDelivery.objects.get(event__data__message_id=message.pk)
+    delivery = EventDelivery.objects.get(
+        event__data__message_id=message.pk, consumer="notify_followers"
+    )
     return delivery, follower.pk
 
 

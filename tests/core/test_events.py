@@ -99,8 +99,8 @@ def test_it_writes_no_receipt_for_an_event_no_consumer_reads(
 
 @pytest.mark.django_db
 def test_it_lists_every_consumer_by_name() -> None:
-    assert consumers.consumers_for(EventKind.MESSAGE_ADDED) == ["notify_followers"]
-    assert consumers.consumers_for(EventKind.MERGED) == []
+    assert consumers.consumers_for(EventKind.MESSAGE_ADDED) == ["notify_followers", "search_index"]
+    assert consumers.consumers_for(EventKind.FOLLOWED) == []
     assert consumers.consumer_named("notify_followers") is notify_followers
     with pytest.raises(LookupError, match="No event consumer is called 'nope'"):
         consumers.consumer_named("nope")
@@ -348,8 +348,10 @@ def test_it_records_a_failure_from_a_consumer_that_raises(
 
 @pytest.mark.django_db
 def test_redrive_takes_pending_receipts_past_due_and_running_ones_whose_lease_expired(
-    now: datetime, ticket: Ticket, bob: User
+    now: datetime, ticket: Ticket, bob: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    only_notify = tuple(c for c in consumers.CONSUMERS if c.name == "notify_followers")
+    monkeypatch.setattr(consumers, "CONSUMERS", only_notify)
     redrive(now=now + REDRIVE_GRACE)  # whatever setting up the ticket left pending
     start = now + timedelta(hours=1)
     services.reply(ticket, author=bob, body="lost task", now=start)

@@ -111,7 +111,9 @@ def _survives_a_worker_crash(
     assert _count(DeliveryState.DONE) == total
     expected = sorted(
         (follower.pk, event_id)
-        for event_id in EventDelivery.objects.values_list("event_id", flat=True)
+        for event_id in EventDelivery.objects.filter(consumer="notify_followers").values_list(
+            "event_id", flat=True
+        )
         for follower in followers
     )
     notified = sorted(Notification.objects.values_list("recipient_id", "event_id"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from patron.search import services as search_services
 from patron.tickets import consumers as ticket_consumers
 from patron.tickets.models import EventKind, TicketEvent
 
@@ -25,6 +26,20 @@ CONSUMERS: tuple[Consumer, ...] = (
         name="notify_followers",
         kinds=frozenset({EventKind.MESSAGE_ADDED, EventKind.ASSIGNED, EventKind.FIELD_CHANGED}),
         handle=ticket_consumers.notify_followers,
+    ),
+    Consumer(
+        name="search_index",
+        kinds=frozenset(
+            {
+                EventKind.CREATED,
+                EventKind.MESSAGE_ADDED,
+                EventKind.FIELD_CHANGED,
+                EventKind.MERGED,
+                EventKind.MERGED_IN,
+                EventKind.REQUESTER_CHANGED,
+            }
+        ),
+        handle=search_services.index_after_event,
     ),
 )
 

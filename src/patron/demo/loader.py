@@ -34,6 +34,7 @@ from patron.demo.plan import (
 )
 from patron.people import services as people
 from patron.people.models import AgentProfile, Contact, Organization, Team
+from patron.search.services import reindex_all
 from patron.tickets import services as tickets
 from patron.tickets.models import Ticket
 
@@ -82,6 +83,9 @@ def load_demo(
                 _play(spec, cast)
         if progress is not None:
             progress(len(batch))
+    # Consumers index tickets as the worker gets to them; build it all now so the desk is
+    # searchable the moment `patron demo` finishes.
+    reindex_all()
     return LoadResult(
         loaded=True,
         tickets=len(plan.tickets),

@@ -210,3 +210,39 @@ class AgentProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role})"
+
+
+class PeopleEvent(models.Model):
+    """What happened to a contact or an organization, who did it and when: their audit trail."""
+
+    class Kind(models.TextChoices):
+        UPDATED = "updated", "Details changed"
+        EMAIL_ADDED = "email_added", "Address added"
+        ATTACHED = "attached", "Organization changed"
+        RELATIONSHIP_CHANGED = "relationship_changed", "Relationship changed"
+        MERGED = "merged", "Merged into another contact"
+        MERGED_IN = "merged_in", "Another contact merged in"
+
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["organization", "id"]),
+            models.Index(fields=["contact", "id"]),
+        ]
+
+    def __str__(self) -> str:
+        subject = self.contact_id or self.organization_id
+        return f"{self.kind} on {subject} at {self.at:%Y-%m-%d %H:%M}"

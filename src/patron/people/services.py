@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import partial
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from patron.core import permissions
 from patron.core.errors import InvalidInput
@@ -20,6 +23,7 @@ from patron.people.models import (
     ContactEmail,
     Organization,
     OrganizationDomain,
+    PeopleEvent,
     Relationship,
     Role,
     Segment,
@@ -102,6 +106,7 @@ def create_contact(
                 created_at=now,
             )
             ContactEmail.objects.create(contact=contact, address=address, primary=True)
+            _reindex_after_commit(contact=contact)
     except IntegrityError:
         raise InvalidInput(f"{address} already belongs to another contact.") from None
     return contact
@@ -155,8 +160,10 @@ def merge_contacts(source: Contact, target: Contact, *, actor: User, now: dateti
         raise InvalidInput(f"{target} was merged into {target.merged_into}; merge into that one.")
     with transaction.atomic():
         ContactEmail.objects.filter(contact=source).update(contact=target, primary=False)
+        ticket_ids = []
         for ticket in source.tickets.select_for_update().order_by("id"):
             ticket_services.change_requester(ticket, target, actor=actor, now=now)
+            ticket_ids.append(ticket.pk)
         for field in ("phone", "language", "time_zone"):
             if not getattr(target, field) and getattr(source, field):
                 setattr(target, field, getattr(source, field))
@@ -166,6 +173,9 @@ def merge_contacts(source: Contact, target: Contact, *, actor: User, now: dateti
         target.save()
         source.merged_into = target
         source.save(update_fields=["merged_into"])
+        moved = {"source": source.pk, "target": target.pk, "tickets": len(ticket_ids)}
+        _record(PeopleEvent.Kind.MERGED, moved, contact=source, actor=actor, at=now)
+        _record(PeopleEvent.Kind.MERGED_IN, moved, contact=target, actor=actor, at=now)
     return target
 
 
@@ -200,6 +210,7 @@ def create_organization(
                 Contact.objects.filter(
                     organization__isnull=True, emails__address__iendswith=f"@{domain}"
                 ).update(organization=organization)
+            _reindex_after_commit(organization=organization)
     except IntegrityError:
         raise InvalidInput(
             f"An organization called {name.strip()!r} or one of its domains already exists."
@@ -207,13 +218,272 @@ def create_organization(
     return organization
 
 
-def set_relationship(organization: Organization, relationship: str, *, actor: User) -> Organization:
-    """Make an organization a client or a customer (its contacts follow unless overridden)."""
+def set_relationship(
+    organization: Organization,
+    relationship: str,
+    *,
+    actor: User,
+    now: datetime | None = None,
+) -> Organization:
+    """Make an organization a client or a customer (its contacts follow unless overridden).
+
+    The change is recorded as a PeopleEvent in the same transaction: it moves SLAs and reports."""
     permissions.check_change_relationship(actor)
     if relationship not in Relationship.values:
         raise InvalidInput(f"Relationship must be client or customer, not {relationship!r}.")
-    organization.relationship = relationship
-    organization.save(update_fields=["relationship"])
+    with transaction.atomic():
+        previous = (
+            Organization.objects.select_for_update()
+            .values_list("relationship", flat=True)
+            .get(pk=organization.pk)
+        )
+        organization.relationship = relationship
+        organization.save(update_fields=["relationship"])
+        if previous != relationship:
+            _record(
+                PeopleEvent.Kind.RELATIONSHIP_CHANGED,
+                {"from": previous, "to": relationship},
+                organization=organization,
+                actor=actor,
+                at=now or timezone.now(),
+            )
+    return organization
+
+
+def _reindex_after_commit(
+    *, contact: Contact | None = None, organization: Organization | None = None
+) -> None:
+    """Keep the search index current once the change that touched these people commits."""
+    from patron.search import services as search
+
+    if contact is not None:
+        transaction.on_commit(partial(search.index_contact, contact.pk), robust=True)
+    if organization is not None:
+        transaction.on_commit(partial(search.index_organization, organization.pk), robust=True)
+
+
+def _record(
+    kind: str,
+    data: Mapping[str, object],
+    *,
+    actor: User,
+    at: datetime,
+    contact: Contact | None = None,
+    organization: Organization | None = None,
+) -> PeopleEvent:
+    """Write one line of a contact's or organization's audit trail, inside the change's
+    transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("_record() must run inside the transaction of the change it records")
+    _reindex_after_commit(contact=contact, organization=organization)
+    return PeopleEvent.objects.create(
+        kind=kind, contact=contact, organization=organization, actor=actor, at=at, data=dict(data)
+    )
+
+
+def check_time_zone(name: str) -> str:
+    """An IANA zone name such as Europe/Paris, or empty; anything else is refused."""
+    name = name.strip()
+    if not name:
+        return ""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"{name!r} is not a time zone; write one like Europe/Paris or America/New_York."
+        ) from None
+    return name
+
+
+MAX_ORGANIZATION_NAME = 200
+MAX_TIER = 40
+CONTACT_TEXT_FIELDS = ("name", "phone", "language", "time_zone", "relationship_override")
+MAX_LENGTHS = {"name": 200, "phone": 40, "language": 16, "time_zone": 64}
+
+
+def update_contact(
+    contact: Contact,
+    *,
+    actor: User,
+    now: datetime,
+    name: str | None = None,
+    phone: str | None = None,
+    language: str | None = None,
+    time_zone: str | None = None,
+    relationship_override: str | None = None,
+    custom_fields: Mapping[str, object] | None = None,
+    new_email: str = "",
+) -> Contact:
+    """Change a contact's details (None leaves a field as it is) and record what changed."""
+    permissions.check_manage_people(actor)
+    if contact.merged_into_id is not None:
+        raise InvalidInput(f"{contact} was merged into another contact; edit that one instead.")
+    given = {
+        "name": name,
+        "phone": phone,
+        "language": language,
+        "time_zone": time_zone,
+        "relationship_override": relationship_override,
+    }
+    values = {field: value.strip() for field, value in given.items() if value is not None}
+    for field, limit in MAX_LENGTHS.items():
+        if len(values.get(field, "")) > limit:
+            raise InvalidInput(f"The {field.replace('_', ' ')} may be at most {limit} characters.")
+    if "time_zone" in values:
+        values["time_zone"] = check_time_zone(values["time_zone"])
+    override = values.get("relationship_override", "")
+    if override and override not in Relationship.values:
+        raise InvalidInput(f"Relationship must be client or customer, not {override!r}.")
+    fields = (
+        clean_custom_fields("contact", custom_fields, existing=contact.custom_fields)
+        if custom_fields is not None
+        else contact.custom_fields
+    )
+    address = normalize_email(new_email) if new_email.strip() else ""
+    changed = sorted(f for f, v in values.items() if getattr(contact, f) != v)
+    if fields != contact.custom_fields:
+        changed.append("custom_fields")
+    try:
+        with transaction.atomic():
+            for field, value in values.items():
+                setattr(contact, field, value)
+            contact.custom_fields = fields
+            contact.save(update_fields=[*CONTACT_TEXT_FIELDS, "custom_fields"])
+            if address:
+                ContactEmail.objects.create(contact=contact, address=address)
+                _record(
+                    PeopleEvent.Kind.EMAIL_ADDED, {"address": address}, contact=contact,
+                    actor=actor, at=now,
+                )  # fmt: skip
+            if changed:
+                _record(
+                    PeopleEvent.Kind.UPDATED,
+                    {"fields": changed},
+                    contact=contact,
+                    actor=actor,
+                    at=now,
+                )
+    except IntegrityError:
+        contact.refresh_from_db()
+        raise InvalidInput(f"{address} already belongs to another contact.") from None
+    return contact
+
+
+def attach_to_organization(
+    contact: Contact, organization: Organization | None, *, actor: User, now: datetime
+) -> Contact:
+    """Make a contact a member of an organization (None: of none); their tickets stay where
+    they are."""
+    permissions.check_manage_people(actor)
+    if contact.organization_id == (organization.pk if organization else None):
+        return contact
+    with transaction.atomic():
+        previous = contact.organization_id
+        contact.organization = organization
+        contact.save(update_fields=["organization"])
+        # One line, on the new organization (else the old one); the old one finds it by "from".
+        _record(
+            PeopleEvent.Kind.ATTACHED,
+            {"from": previous, "to": organization.pk if organization else None},
+            contact=contact, actor=actor, at=now,
+            organization=organization
+            or (Organization.objects.filter(pk=previous).first() if previous else None),
+        )  # fmt: skip
+    return contact
+
+
+def clean_domains(domains: Iterable[str]) -> list[str]:
+    """Lowercased, de-duplicated domains, each checked the way an address's domain is."""
+    cleaned: list[str] = []
+    for domain in domains:
+        domain = domain.strip().lower().removeprefix("@")
+        if not domain or domain in cleaned:
+            continue
+        try:
+            validate_email(f"postmaster@{domain}")
+        except ValidationError:
+            raise InvalidInput(f"{domain!r} is not an email domain.") from None
+        cleaned.append(domain)
+    return cleaned
+
+
+def update_organization(
+    organization: Organization,
+    *,
+    actor: User,
+    now: datetime,
+    name: str | None = None,
+    tier: str | None = None,
+    account_manager: User | None = None,
+    clear_account_manager: bool = False,
+    domains: Iterable[str] | None = None,
+    custom_fields: Mapping[str, object] | None = None,
+) -> Organization:
+    """Change an organization's details (None leaves a field as it is) and record what changed.
+
+    New domains attach contacts writing from them that belong to no organization yet."""
+    permissions.check_manage_people(actor)
+    changed: list[str] = []
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise InvalidInput("An organization needs a name.")
+        if len(name) > MAX_ORGANIZATION_NAME:
+            raise InvalidInput(f"The name may be at most {MAX_ORGANIZATION_NAME} characters.")
+        if name != organization.name:
+            changed.append("name")
+    if tier is not None:
+        tier = tier.strip()
+        if len(tier) > MAX_TIER:
+            raise InvalidInput(f"The tier may be at most {MAX_TIER} characters.")
+        if tier != organization.tier:
+            changed.append("tier")
+    if clear_account_manager:
+        manager_pk = None
+    elif account_manager is not None:
+        manager_pk = account_manager.pk
+    else:
+        manager_pk = organization.account_manager_id
+    if manager_pk != organization.account_manager_id:
+        changed.append("account_manager")
+    wanted = clean_domains(domains) if domains is not None else None
+    current = sorted(organization.domains.values_list("domain", flat=True))
+    if wanted is not None and sorted(wanted) != current:
+        changed.append("domains")
+    fields = (
+        clean_custom_fields("organization", custom_fields, existing=organization.custom_fields)
+        if custom_fields is not None
+        else organization.custom_fields
+    )
+    if fields != organization.custom_fields:
+        changed.append("custom_fields")
+    if not changed:
+        return organization
+    try:
+        with transaction.atomic():
+            if name is not None:
+                organization.name = name
+            if tier is not None:
+                organization.tier = tier
+            organization.account_manager_id = manager_pk
+            organization.custom_fields = fields
+            organization.save(update_fields=["name", "tier", "account_manager", "custom_fields"])
+            if wanted is not None:
+                organization.domains.exclude(domain__in=wanted).delete()
+                for domain in sorted(set(wanted) - set(current)):
+                    OrganizationDomain.objects.create(organization=organization, domain=domain)
+                    Contact.objects.filter(
+                        organization__isnull=True, emails__address__iendswith=f"@{domain}"
+                    ).update(organization=organization)
+            _record(
+                PeopleEvent.Kind.UPDATED, {"fields": changed}, organization=organization,
+                actor=actor, at=now,
+            )  # fmt: skip
+    except IntegrityError:
+        organization.refresh_from_db()
+        raise InvalidInput(
+            "Another organization already has that name or one of those domains."
+        ) from None
     return organization
 
 
