@@ -66,6 +66,8 @@ def patron(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ("PATRON_EMAIL_PORT", "abc"),
         ("PATRON_DEBUG", "maybe"),
         ("CELERY_BROKER_URL", "nonsense"),
+        ("PATRON_MAX_ATTACHMENT_MB", "0"),
+        ("PATRON_WEB_FORM_IP_LIMIT", "lots"),
     ],
 )
 def test_it_stops_with_one_sentence_on_a_bad_environment_value(

@@ -60,15 +60,15 @@ def fail(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    try:
-        config.load()
-    except config.ConfigError as error:
-        fail(str(error))
-        return EXIT_CONFIG
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "patron.settings")
     import django
 
-    django.setup()
+    try:
+        config.load()
+        django.setup()  # settings.py reads the rest of the variables
+    except config.ConfigError as error:
+        fail(str(error))
+        return EXIT_CONFIG
 
     if args_list[:1] == ["manage"]:
         return manage(args_list[1:])

@@ -107,6 +107,11 @@ PATRON_WEB_FORM_MAX_UPLOAD_MB = config.env_int("PATRON_WEB_FORM_MAX_UPLOAD_MB", 
 # True when a reverse proxy appends the client's address to X-Forwarded-For.
 PATRON_BEHIND_PROXY = config.env_bool("PATRON_BEHIND_PROXY", False)
 
+# The largest attachment accepted from any channel; larger files are refused with a message.
+PATRON_MAX_ATTACHMENT_BYTES = (
+    config.env_int("PATRON_MAX_ATTACHMENT_MB", 25, minimum=1, maximum=2048) * 1024 * 1024
+)
+
 # Background work: one API (django.tasks), the backend chosen by PATRON_TASK_BACKEND.
 PATRON_TASK_BACKEND = CONFIG.task_backend
 _TASK_BACKENDS = {

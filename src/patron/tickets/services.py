@@ -52,7 +52,7 @@ class Upload:
 
 
 def max_attachment_bytes() -> int:
-    return int(getattr(settings, "PATRON_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024))
+    return int(settings.PATRON_MAX_ATTACHMENT_BYTES)
 
 
 def check_uploads(uploads: Sequence[Upload]) -> None:
