@@ -27,6 +27,8 @@ INSTALLED_APPS = [
     "patron.tickets",
     "patron.search",
     "patron.portal",
+    "patron.admin_ui",
+    "patron.notifications",
 ]
 
 MIDDLEWARE = [

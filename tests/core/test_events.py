@@ -99,7 +99,11 @@ def test_it_writes_no_receipt_for_an_event_no_consumer_reads(
 
 @pytest.mark.django_db
 def test_it_lists_every_consumer_by_name() -> None:
-    assert consumers.consumers_for(EventKind.MESSAGE_ADDED) == ["notify_followers", "search_index"]
+    assert consumers.consumers_for(EventKind.MESSAGE_ADDED) == [
+        "notify_followers",
+        "search_index",
+        "notify_account_manager",
+    ]
     assert consumers.consumers_for(EventKind.FOLLOWED) == []
     assert consumers.consumer_named("notify_followers") is notify_followers
     with pytest.raises(LookupError, match="No event consumer is called 'nope'"):

@@ -207,12 +207,14 @@ def test_it_leaves_other_teams_tickets_out_of_a_restricted_agents_list(
 
 
 @pytest.mark.django_db
-def test_it_filters_the_list_by_status(client: Client, agent: User, now: datetime) -> None:
+def test_it_shows_pending_tickets_in_the_pending_view(
+    client: Client, agent: User, now: datetime
+) -> None:
     waiting = factories.ticket(now=now, subject="Waiting on customer")
     services.change_status(waiting, Status.PENDING, actor=agent, now=now)
     factories.ticket(now=now, subject="Brand new")
 
-    response = logged_in(client, agent).get(list_url(), {"status": "pending"})
+    response = logged_in(client, agent).get(list_url(), {"view": "pending"})
 
     assert "Waiting on customer" in response.text
     assert "Brand new" not in response.text

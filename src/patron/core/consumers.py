@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from patron.core import notifications
 from patron.search import services as search_services
 from patron.tickets import consumers as ticket_consumers
 from patron.tickets.models import EventKind, TicketEvent
@@ -37,9 +38,15 @@ CONSUMERS: tuple[Consumer, ...] = (
                 EventKind.MERGED,
                 EventKind.MERGED_IN,
                 EventKind.REQUESTER_CHANGED,
+                EventKind.SPLIT_OFF,
             }
         ),
         handle=search_services.index_after_event,
+    ),
+    Consumer(
+        name="notify_account_manager",
+        kinds=frozenset({EventKind.CREATED, EventKind.MESSAGE_ADDED}),
+        handle=notifications.notify_account_manager,
     ),
 )
 

@@ -79,8 +79,11 @@ def record(ticket: Ticket, kind: str, *, actor: Actor, at: datetime, **data: obj
 def _enqueue_deliveries(delivery_ids: list[int]) -> None:
     from patron.core.tasks import run_delivery
 
-    for delivery_id in delivery_ids:
-        run_delivery.enqueue(delivery_id)
+    # One transaction for the event's receipts: on the database queue that is one commit, not one
+    # per consumer. A failure here loses nothing: the re-drive finds pending receipts.
+    with transaction.atomic():
+        for delivery_id in delivery_ids:
+            run_delivery.enqueue(delivery_id)
 
 
 def claim(delivery_id: int, *, worker: str, now: datetime) -> bool:

@@ -82,3 +82,22 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} for {self.recipient_id} on ticket {self.ticket_id}"
+
+
+class Presence(models.Model):
+    """Who has a ticket open, and whether they are typing: one row per agent and ticket, upserted
+    by the page's heartbeat (see `patron.core.presence`)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
+    typing = models.BooleanField(default=False)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "ticket"], name="presence_once_per_ticket")
+        ]
+        indexes = [models.Index(fields=["ticket", "seen_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on ticket {self.ticket_id} at {self.seen_at:%H:%M:%S}"

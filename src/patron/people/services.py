@@ -19,6 +19,7 @@ from patron.core.errors import InvalidInput
 from patron.people.custom_fields import clean_custom_fields
 from patron.people.models import (
     AgentProfile,
+    Availability,
     Contact,
     ContactEmail,
     Organization,
@@ -530,3 +531,72 @@ def ensure_builtin_segments() -> None:
                 "description": str(spec["description"]),
             },
         )
+
+
+def _other_active_admins(profile: AgentProfile) -> bool:
+    return (
+        AgentProfile.objects.filter(role=Role.ADMIN, user__is_active=True)
+        .exclude(pk=profile.pk)
+        .exists()
+    )
+
+
+def update_agent(
+    profile: AgentProfile,
+    *,
+    actor: User,
+    role: str | None = None,
+    teams: Iterable[Team] | None = None,
+    skills: Iterable[str] | None = None,
+    languages: Iterable[str] | None = None,
+    capacity: int | None = None,
+    availability: str | None = None,
+    restricted_to_teams: bool | None = None,
+    active: bool | None = None,
+) -> AgentProfile:
+    """Change what an agent may do and what work suits them (None leaves a field as it is).
+
+    Agents are deactivated, never deleted: their name stays on the tickets they worked. The
+    last active admin cannot be demoted or deactivated, or nobody could change settings."""
+    permissions.check_administer(actor)
+    if role is not None and role not in Role.values:
+        raise InvalidInput(f"Role must be one of {', '.join(Role.values)}, not {role!r}.")
+    if availability is not None and availability not in Availability.values:
+        raise InvalidInput(
+            f"Availability must be one of {', '.join(Availability.values)}, not {availability!r}."
+        )
+    if capacity is not None and capacity < 0:
+        raise InvalidInput("Capacity cannot be negative.")
+    losing_admin = profile.role == Role.ADMIN and (
+        (role is not None and role != Role.ADMIN) or active is False
+    )
+    with transaction.atomic():
+        if losing_admin:  # two admins stepping down at once must not both succeed
+            list(AgentProfile.objects.select_for_update().filter(role=Role.ADMIN))
+        if losing_admin and profile.user.is_active and not _other_active_admins(profile):
+            who = "yourself" if profile.user_id == actor.pk else str(profile.user)
+            raise InvalidInput(
+                f"You cannot demote or deactivate {who}: Patron needs at least one active admin. "
+                "Make another agent an admin first."
+            )
+        if role is not None:
+            profile.role = role
+        if skills is not None:
+            profile.skills = sorted({s.strip() for s in skills if s.strip()})
+        if languages is not None:
+            profile.languages = sorted({s.strip() for s in languages if s.strip()})
+        if capacity is not None:
+            profile.capacity = capacity
+        if availability is not None:
+            profile.availability = availability
+        if restricted_to_teams is not None:
+            profile.restricted_to_teams = restricted_to_teams
+        profile.save()
+        if teams is not None:
+            profile.teams.set(list(teams))
+        user = profile.user
+        user.is_staff = user.is_superuser = profile.role == Role.ADMIN
+        if active is not None:
+            user.is_active = active
+        user.save(update_fields=["is_staff", "is_superuser", "is_active"])
+    return profile

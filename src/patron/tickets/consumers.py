@@ -7,7 +7,8 @@ from patron.tickets.models import EventKind, TicketEvent
 
 
 def notify_followers(event: TicketEvent) -> None:
-    """Tell the ticket's followers and assignee what happened, except whoever did it."""
+    """Tell the ticket's followers, assignee and anyone @mentioned what happened, except whoever
+    did it."""
     ticket = event.ticket
     reasons: dict[int, str] = {}
     for user_id in ticket.followers.values_list("pk", flat=True):
@@ -16,6 +17,9 @@ def notify_followers(event: TicketEvent) -> None:
         reasons[int(event.data["to"])] = "assigned_to_you"
     elif ticket.assignee_id is not None:
         reasons.setdefault(ticket.assignee_id, "your_ticket")
+    if event.kind == EventKind.MESSAGE_ADDED:
+        for user_id in event.data.get("mentions", []):
+            reasons[int(user_id)] = "mentioned"
     if event.actor_agent_id is not None:
         reasons.pop(event.actor_agent_id, None)
     Notification.objects.bulk_create(

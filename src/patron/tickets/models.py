@@ -177,6 +177,7 @@ class EventKind(models.TextChoices):
     MERGED = "merged", "Merged"
     MERGED_IN = "merged_in", "Another ticket merged in"
     REQUESTER_CHANGED = "requester_changed", "Requester changed"
+    SPLIT_OFF = "split_off", "A message split off into a new ticket"
 
 
 class TicketEvent(models.Model):
@@ -200,3 +201,25 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on ticket {self.ticket_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class SavedView(models.Model):
+    """An agent's own inbox view: conditions over tickets, a sort and the columns to show;
+    personal, or shared with one team whose members all see it."""
+
+    name = models.CharField(max_length=120)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    shared_with_team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="saved_views"
+    )
+    conditions = models.JSONField(default=list, blank=True)
+    sort = models.CharField(max_length=32, default="-updated")
+    columns = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name

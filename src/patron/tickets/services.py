@@ -144,6 +144,7 @@ def _add_message(
     now: datetime,
     uploads: Sequence[Upload],
     bot: bool = False,
+    mentions: Sequence[User] = (),
 ) -> Message:
     message = Message.objects.create(
         ticket=ticket,
@@ -167,6 +168,7 @@ def _add_message(
         message_id=message.pk,
         public=public,
         attachments=len(uploads),
+        **({"mentions": [user.pk for user in mentions]} if mentions else {}),
     )
     return message
 
@@ -265,13 +267,22 @@ def reply(
     body_html: str = "",
     uploads: Sequence[Upload] = (),
     status: str | None = None,
+    mentions: Sequence[User] = (),
 ) -> Message:
-    """Add an agent's public reply or internal note, and optionally set the status with it."""
+    """Add an agent's public reply or internal note, and optionally set the status with it.
+
+    Agents @mentioned in a note become followers; the event lists them, so the notification
+    consumer tells them why ("mentioned")."""
     permissions.check_reply(author, ticket, public=public)
     if not body.strip() and not body_html.strip() and not uploads:
         raise InvalidInput("The reply is empty.")
     if status is not None:
         _check_choice(status, Status, "status")
+    if mentions and public:
+        raise InvalidInput("Mention agents in an internal note, not in a public reply.")
+    for mentioned in mentions:
+        if not permissions.may_view_ticket(mentioned, ticket):
+            raise InvalidInput(f"@{mentioned.get_username()} cannot see ticket #{ticket.number}.")
     check_uploads(uploads)
     with transaction.atomic():
         _lock(ticket)
@@ -284,7 +295,10 @@ def reply(
             public=public,
             now=now,
             uploads=uploads,
+            mentions=mentions,
         )
+        for mentioned in mentions:
+            follow(ticket, mentioned, actor=author, now=now)
         new_status = status
         if new_status is None and public and ticket.status == Status.NEW:
             new_status = Status.OPEN
@@ -301,9 +315,12 @@ def add_note(
     body: str,
     now: datetime,
     uploads: Sequence[Upload] = (),
+    mentions: Sequence[User] = (),
 ) -> Message:
     """An internal note: seen by agents only. Light agents may add these."""
-    return reply(ticket, author=author, body=body, now=now, public=False, uploads=uploads)
+    return reply(
+        ticket, author=author, body=body, now=now, public=False, uploads=uploads, mentions=mentions
+    )
 
 
 def add_customer_message(
@@ -534,3 +551,58 @@ def merge_tickets(source: Ticket, target: Ticket, *, actor: User, now: datetime)
         record(target, EventKind.MERGED_IN, actor=actor, at=now, source=source.number,
                source_id=source.pk, messages=moved_messages)  # fmt: skip
     return target
+
+
+SPLIT_OFF = EventKind.SPLIT_OFF
+
+
+def split_message(ticket: Ticket, message: Message, *, actor: User, now: datetime) -> Ticket:
+    """Move one customer message into a new ticket for the same requester; both record it."""
+    permissions.check_change_ticket(actor, ticket)
+    if message.ticket_id != ticket.pk:
+        raise InvalidInput(f"That message is not on ticket #{ticket.number}.")
+    if not message.public or message.author_contact_id is None:
+        raise InvalidInput("Only a customer's message can be split into a new ticket.")
+    with transaction.atomic():
+        _lock(ticket)
+        _check_open_for_changes(ticket)
+        if not Message.objects.filter(ticket=ticket).exclude(pk=message.pk).exists():
+            raise IllegalTransition(f"That is the only message on ticket #{ticket.number}.")
+        requester = ticket.requester
+        new = Ticket.objects.create(
+            number=next_ticket_number(),
+            subject=ticket.subject,
+            requester=requester,
+            organization_id=requester.organization_id,
+            channel=ticket.channel,
+            status=Status.OPEN,
+            priority=ticket.priority,
+            type=ticket.type,
+            team_id=ticket.team_id,
+            created_at=now,
+            updated_at=now,
+            message_count=1,
+        )
+        Message.objects.filter(pk=message.pk).update(ticket=new)
+        message.ticket = new
+        Ticket.objects.filter(pk=ticket.pk).update(
+            message_count=F("message_count") - 1, updated_at=now
+        )
+        record(new, EventKind.CREATED, actor=actor, at=now, channel=new.channel,
+               subject=new.subject, priority=new.priority, split_from=ticket.number,
+               message_id=message.pk)  # fmt: skip
+        record(ticket, SPLIT_OFF, actor=actor, at=now, into=new.number, into_id=new.pk,
+               message_id=message.pk)  # fmt: skip
+    return new
+
+
+SPAM_TAG = "spam"
+
+
+def mark_spam(ticket: Ticket, *, actor: User, now: datetime) -> None:
+    """Tag the ticket `spam` and solve it, so it leaves every open view; each change is an event."""
+    permissions.check_change_ticket(actor, ticket)
+    with transaction.atomic():
+        current = list(ticket.tags.values_list("name", flat=True))
+        set_tags(ticket, [*current, SPAM_TAG], actor=actor, now=now)
+        change_status(ticket, Status.SOLVED, actor=actor, now=now)

@@ -1,9 +1,28 @@
 from django.urls import path
 
-from patron.tickets import views
+from patron.tickets import inbox_views, ticket_views
 
 urlpatterns = [
-    path("", views.ticket_list, name="ticket_list"),
-    path("<int:number>/", views.ticket_detail, name="ticket_detail"),
-    path("<int:number>/reply", views.ticket_reply, name="ticket_reply"),
+    path("", inbox_views.inbox_page, name="ticket_list"),
+    path("counts", inbox_views.inbox_counts, name="inbox_counts"),
+    path("bulk", inbox_views.inbox_bulk, name="inbox_bulk"),
+    path("views/new", inbox_views.saved_view_create, name="saved_view_create"),
+    path("views/<int:pk>/edit", inbox_views.saved_view_edit, name="saved_view_edit"),
+    path("views/<int:pk>/delete", inbox_views.saved_view_delete, name="saved_view_delete"),
+    path("<int:number>/", ticket_views.ticket_detail, name="ticket_detail"),
+    path("<int:number>/reply", ticket_views.ticket_reply, name="ticket_reply"),
+    path("<int:number>/fields/<str:field>", ticket_views.ticket_field, name="ticket_field"),
+    path("<int:number>/follow", ticket_views.ticket_follow, name="ticket_follow"),
+    path("<int:number>/merge", ticket_views.ticket_merge, name="ticket_merge"),
+    path(
+        "<int:number>/messages/<int:message_id>/split",
+        ticket_views.ticket_split,
+        name="ticket_split",
+    ),
+    path(
+        "<int:number>/attachments/<int:attachment_id>",
+        ticket_views.attachment_download,
+        name="ticket_attachment",
+    ),
+    path("<int:number>/presence", ticket_views.ticket_presence, name="ticket_presence"),
 ]

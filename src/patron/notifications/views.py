@@ -1,0 +1,84 @@
+"""The notification bell and the /notifications/ page. Thin: queries and services live in
+`patron.core.notifications`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from patron.core import notifications, permissions
+from patron.core.errors import NotAllowed
+
+PAGE_SIZE = 25
+
+
+def clock() -> datetime:
+    """The time notifications are marked read at; tests replace it."""
+    return timezone.now()
+
+
+def _agent(request: HttpRequest) -> User:
+    if not permissions.is_agent(request.user):
+        raise NotAllowed("Only agents receive notifications.")
+    assert isinstance(request.user, User)
+    return request.user
+
+
+@login_required
+@require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    user = _agent(request)
+    page = Paginator(notifications.for_user(user), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "notifications/list.html",
+        {
+            "page": page,
+            "lines": notifications.lines(page.object_list),
+            "unread_count": notifications.unread_count(user),
+        },
+    )
+
+
+@login_required
+@require_GET
+def bell(request: HttpRequest) -> HttpResponse:
+    """The small fragment the top bar re-fetches every 20 s."""
+    user = _agent(request)
+    return render(
+        request,
+        "notifications/_bell.html",
+        {"unread_count": notifications.unread_count(user)},
+    )
+
+
+@login_required
+@require_POST
+def mark_read(request: HttpRequest) -> HttpResponse:
+    """Mark the chosen notifications read (or all of them with `all`), then back to the list."""
+    user = _agent(request)
+    if request.POST.get("all"):
+        notifications.mark_all_read(user, clock())
+    else:
+        ids = [int(value) for value in request.POST.getlist("id") if value.isdigit()]
+        notifications.mark_read(user, ids, clock())
+    return redirect("notification_list")
+
+
+@login_required
+@require_POST
+def open_notification(request: HttpRequest, notification_id: int) -> HttpResponse:
+    """Mark one notification read and go to its ticket."""
+    user = _agent(request)
+    found = notifications.for_user(user).filter(pk=notification_id).first()
+    if found is None:
+        return redirect("notification_list")
+    notifications.mark_read(user, [found.pk], clock())
+    return redirect("ticket_detail", number=found.ticket.number)

@@ -1,0 +1,521 @@
+"""The ticket page an agent works in: conversation, composer, sidebar fields edited in place,
+customer context, timeline, merge and split, next/previous, and who else is on the ticket.
+
+Thin: parse, check, call a service, render. Every POST works without JavaScript (redirect back);
+an htmx request gets the re-rendered fragment instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from patron.core import permissions, presence
+from patron.core.errors import InvalidInput, PatronError
+from patron.people import queries as people_queries
+from patron.people.models import CustomFieldDefinition, Organization, Team
+from patron.tickets import queries, services
+from patron.tickets.models import (
+    Attachment,
+    EventKind,
+    Message,
+    Priority,
+    Status,
+    Ticket,
+    TicketEvent,
+    TicketType,
+)
+
+RECENT_TICKETS = 10
+STALE_WARNING = "A new message arrived while you were typing — review it, then send again."
+MENTION = re.compile(r"(?<![\w.@])@([\w.+-]+)")
+# The presence poll may be shortened (browser tests) but never made faster than once a second.
+MIN_POLL_SECONDS = 1
+SIDEBAR_FIELDS = ("status", "priority", "type", "team", "assignee", "tags", "custom")
+OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # login_required
+    return request.user
+
+
+def _name(user: User | None) -> str:
+    if user is None:
+        return "nobody"
+    return user.get_full_name() or user.get_username()
+
+
+# Reading the page
+
+
+@dataclass(frozen=True)
+class Composer:
+    """What the composer shows: the text kept after a refusal, and why it was refused."""
+
+    body: str = ""
+    kind: str = "reply"
+    status: str = ""
+    error: str = ""
+    stale: bool = False
+
+
+def _field_label(field: str, definitions: Mapping[str, str]) -> str:
+    if field.startswith("custom."):
+        key = field.removeprefix("custom.")
+        return definitions.get(key, key)
+    return field
+
+
+def _shown(value: object, users: Mapping[int, str], teams: Mapping[int, str], field: str) -> str:
+    if value in (None, "", []):
+        return "nothing"
+    if field == "team" and isinstance(value, int):
+        return teams.get(value, f"team {value}")
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def describe(
+    event: TicketEvent,
+    *,
+    users: Mapping[int, str],
+    teams: Mapping[int, str],
+    labels: Mapping[str, str],
+) -> str:
+    """One readable line: "Sam Ito changed priority from normal to high"."""
+    actor = (
+        _name(event.actor_agent)
+        if event.actor_agent
+        else str(event.actor_contact or event.get_actor_kind_display())
+    )
+    data = event.data
+    match event.kind:
+        case EventKind.CREATED:
+            origin = f" (split from #{data['split_from']})" if data.get("split_from") else ""
+            return f"{actor} created the ticket{origin}"
+        case EventKind.MESSAGE_ADDED:
+            what = "a public reply" if data.get("public", True) else "an internal note"
+            if event.actor_kind == "contact":
+                what = "a message"
+            return f"{actor} added {what}"
+        case EventKind.FIELD_CHANGED:
+            field = str(data.get("field", ""))
+            old = _shown(data.get("from"), users, teams, field)
+            new = _shown(data.get("to"), users, teams, field)
+            return f"{actor} changed {_field_label(field, labels)} from {old} to {new}"
+        case EventKind.ASSIGNED:
+            old_id, new_id = data.get("from"), data.get("to")
+            old = users.get(old_id, "nobody") if old_id else "nobody"
+            new = users.get(new_id, "nobody") if new_id else "nobody"
+            return f"{actor} assigned the ticket from {old} to {new}"
+        case EventKind.FOLLOWED | EventKind.UNFOLLOWED:
+            whom = users.get(data.get("user", 0), "someone")
+            verb = "started following" if event.kind == EventKind.FOLLOWED else "stopped following"
+            if data.get("user") == event.actor_agent_id:
+                return f"{actor} {verb} the ticket"
+            return f"{actor} made {whom} {verb.replace('ed ', ' ', 1)}the ticket"
+        case EventKind.MERGED:
+            return f"{actor} merged this ticket into #{data.get('into')}"
+        case EventKind.MERGED_IN:
+            return f"{actor} merged #{data.get('source')} into this ticket"
+        case services.SPLIT_OFF:
+            return f"{actor} split a message off into #{data.get('into')}"
+        case EventKind.REQUESTER_CHANGED:
+            return f"{actor} changed the requester"
+    return f"{actor}: {event.get_kind_display()}"
+
+
+def _timeline(events: Iterable[TicketEvent]) -> list[tuple[TicketEvent, str]]:
+    events = list(events)
+    user_ids: set[int] = set()
+    team_ids: set[int] = set()
+    for event in events:
+        for key in ("from", "to", "user"):
+            value = event.data.get(key)
+            if isinstance(value, int):
+                if event.data.get("field") == "team":
+                    team_ids.add(value)
+                elif event.kind in (EventKind.ASSIGNED, EventKind.FOLLOWED, EventKind.UNFOLLOWED):
+                    user_ids.add(value)
+    user_model: type[User] = get_user_model()  # type: ignore[assignment]
+    users = {u.pk: _name(u) for u in user_model.objects.filter(pk__in=user_ids)} if user_ids else {}
+    teams = dict(Team.objects.filter(pk__in=team_ids).values_list("pk", "name")) if team_ids else {}
+    labels = dict(
+        CustomFieldDefinition.objects.filter(applies_to="ticket").values_list("key", "label")
+    )
+    return [(e, describe(e, users=users, teams=teams, labels=labels)) for e in events]
+
+
+def _neighbours(user: User, ticket: Ticket) -> tuple[int | None, int | None]:
+    """(previous, next) ticket numbers in the list's order: newest update first."""
+    tickets = queries.ticket_list(user)
+    at, pk = ticket.updated_at, ticket.pk
+    newer = tickets.filter(Q(updated_at__gt=at) | Q(updated_at=at, id__gt=pk))
+    older = tickets.filter(Q(updated_at__lt=at) | Q(updated_at=at, id__lt=pk))
+    previous = newer.order_by("updated_at", "id").values_list("number", flat=True).first()
+    following = older.order_by("-updated_at", "-id").values_list("number", flat=True).first()
+    return previous, following
+
+
+def _custom_field_inputs(ticket: Ticket) -> list[dict[str, Any]]:
+    return [
+        {"definition": d, "value": ticket.custom_fields.get(d.key)}
+        for d in CustomFieldDefinition.objects.filter(applies_to="ticket")
+    ]
+
+
+def _sidebar_context(request: HttpRequest, ticket: Ticket, *, error: str = "") -> dict[str, Any]:
+    user = _user(request)
+    return {
+        "ticket": ticket,
+        "sidebar_error": error,
+        "may_change": permissions.role_of(user) not in (None, "light_agent")
+        and not ticket.merged_into_id,
+        "statuses": Status.choices,
+        "priorities": Priority.choices,
+        "types": TicketType.choices,
+        "teams": list(Team.objects.all()),
+        "agents": list(people_queries.agents()),
+        "tag_text": ", ".join(tag.name for tag in ticket.tags.all()),
+        "custom_inputs": _custom_field_inputs(ticket),
+        "following": any(f.pk == user.pk for f in ticket.followers.all()),
+    }
+
+
+def _customer_context(user: User, ticket: Ticket) -> dict[str, Any]:
+    requester = ticket.requester
+    organization = None
+    if ticket.organization_id is not None:
+        organization = (
+            Organization.objects.select_related("account_manager")
+            .annotate(
+                open_tickets=Count(
+                    "tickets",
+                    filter=Q(tickets__status__in=OPEN_STATUSES, tickets__merged_into__isnull=True),
+                )
+            )
+            .get(pk=ticket.organization_id)
+        )
+    visible = permissions.visible_tickets(user, Ticket.objects.filter(merged_into__isnull=True))
+    recent = visible.exclude(pk=ticket.pk).order_by("-updated_at", "-id")
+    return {
+        "requester": requester,
+        "requester_fields": people_queries.custom_field_rows("contact", requester.custom_fields),
+        "local_time": people_queries.local_time(requester, timezone.now()),
+        "organization": organization,
+        "requester_tickets": list(recent.filter(requester=requester)[:RECENT_TICKETS]),
+        "organization_tickets": (
+            list(recent.filter(organization=organization)[:RECENT_TICKETS]) if organization else []
+        ),
+    }
+
+
+def _poll_seconds(request: HttpRequest) -> int:
+    default = int(presence.HEARTBEAT.total_seconds())
+    try:
+        asked = int(request.GET.get("poll", default))
+    except ValueError:
+        return default
+    return max(MIN_POLL_SECONDS, min(asked, default))
+
+
+def _render_page(
+    request: HttpRequest, ticket: Ticket, *, composer: Composer | None = None, status: int = 200
+) -> HttpResponse:
+    user = _user(request)
+    conversation = list(ticket.messages.all())
+    previous, following = _neighbours(user, ticket)
+    view = request.GET.get("view", "")
+    context = {
+        **_sidebar_context(request, ticket),
+        **_customer_context(user, ticket),
+        "conversation": conversation,
+        "last_message_id": max((m.pk for m in conversation), default=0),
+        "timeline": _timeline(ticket.events.all()),
+        "may_reply": not ticket.merged_into_id and ticket.status != Status.CLOSED,
+        "may_reply_publicly": permissions.role_of(user) != "light_agent",
+        "composer": composer or Composer(),
+        "previous_number": previous,
+        "next_number": following,
+        "view_query": f"?view={view}" if view else "",
+        "others": presence.others_on(ticket, viewer=user, now=timezone.now()),
+        "poll_seconds": _poll_seconds(request),
+    }
+    return render(request, "tickets/detail.html", context, status=status)
+
+
+@login_required
+def ticket_detail(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = queries.ticket_for_page(number)
+    permissions.check_view_ticket(request.user, ticket)
+    return _render_page(request, ticket)
+
+
+# The composer
+
+
+def mentioned_agents(body: str) -> list[User]:
+    """The active agents named as @username in a note; unknown names are left as text."""
+    names = {name.rstrip(".").lower() for name in MENTION.findall(body)}
+    if not names:
+        return []
+    user_model: type[User] = get_user_model()  # type: ignore[assignment]
+    named = Q()
+    for name in names:
+        named |= Q(username__iexact=name)
+    return list(
+        user_model.objects.filter(named, agent__isnull=False, is_active=True).order_by("pk")
+    )
+
+
+def _uploads(request: HttpRequest) -> list[services.Upload]:
+    return [
+        services.Upload(
+            filename=upload.name or "attachment",
+            content_type=upload.content_type or "application/octet-stream",
+            content=upload.read(),
+        )
+        for upload in request.FILES.getlist("attachments")
+    ]
+
+
+def _stale(ticket: Ticket, request: HttpRequest) -> bool:
+    """A public message newer than the one the composer was written under, not yet confirmed."""
+    if request.POST.get("confirm_stale") == "1":
+        return False
+    try:
+        last_seen = int(request.POST.get("last_message_id", ""))
+    except ValueError:
+        return False
+    return Message.objects.filter(ticket=ticket, public=True, pk__gt=last_seen).exists()
+
+
+@login_required
+@require_POST
+def ticket_reply(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = queries.ticket_for_page(number)
+    user = _user(request)
+    permissions.check_view_ticket(user, ticket)
+    kind = "note" if request.POST.get("kind", "reply") == "note" else "reply"
+    body = request.POST.get("body", "")
+    status = request.POST.get("status") or None
+    kept = Composer(body=body, kind=kind, status=status or "")
+    if _stale(ticket, request):
+        return _render_page(request, ticket, composer=_with_error(kept, STALE_WARNING, stale=True))
+    try:
+        uploads = _uploads(request)
+        services.check_uploads(uploads)
+        services.reply(
+            ticket,
+            author=user,
+            body=body,
+            public=kind == "reply",
+            status=status,
+            uploads=uploads,
+            mentions=mentioned_agents(body) if kind == "note" else (),
+            now=timezone.now(),
+        )
+    except PatronError as error:
+        return _render_page(request, ticket, composer=_with_error(kept, str(error)))
+    messages.success(request, "Sent.", extra_tags="sent")
+    return redirect("ticket_detail", number=number)
+
+
+def _with_error(composer: Composer, error: str, *, stale: bool = False) -> Composer:
+    return Composer(
+        body=composer.body, kind=composer.kind, status=composer.status, error=error, stale=stale
+    )
+
+
+# The sidebar
+
+
+def _agent(raw: str) -> User | None:
+    if not raw:
+        return None
+    user_model: type[User] = get_user_model()  # type: ignore[assignment]
+    try:
+        return user_model.objects.get(pk=int(raw), agent__isnull=False)
+    except (ValueError, user_model.DoesNotExist):
+        raise InvalidInput("Choose an agent from the list.") from None
+
+
+def _team(raw: str) -> Team | None:
+    if not raw:
+        return None
+    try:
+        return Team.objects.get(pk=int(raw))
+    except (ValueError, Team.DoesNotExist):
+        raise InvalidInput("Choose a team from the list.") from None
+
+
+def _custom_values(ticket: Ticket, post: Any) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for definition in CustomFieldDefinition.objects.filter(applies_to="ticket"):
+        name = f"custom.{definition.key}"
+        if definition.field_type == CustomFieldDefinition.FieldType.MULTI_CHOICE:
+            values[definition.key] = post.getlist(name)
+        elif definition.field_type == CustomFieldDefinition.FieldType.CHECKBOX:
+            values[definition.key] = name in post
+        else:
+            values[definition.key] = post.get(name, "")
+    return values
+
+
+def _change(field: str, ticket: Ticket, request: HttpRequest) -> Callable[[], None]:
+    user, now, post = _user(request), timezone.now(), request.POST
+    value = post.get("value", "")
+    changes: dict[str, Callable[[], None]] = {
+        "status": lambda: services.change_status(ticket, value, actor=user, now=now),
+        "priority": lambda: services.change_priority(ticket, value, actor=user, now=now),
+        "type": lambda: services.change_type(ticket, value, actor=user, now=now),
+        "team": lambda: services.change_team(ticket, _team(value), actor=user, now=now),
+        "assignee": lambda: services.assign(ticket, _agent(value), actor=user, now=now),
+        "tags": lambda: services.set_tags(ticket, value.split(","), actor=user, now=now),
+        "custom": lambda: services.set_custom_fields(
+            ticket, _custom_values(ticket, post), actor=user, now=now
+        ),
+    }
+    return changes[field]
+
+
+@login_required
+@require_POST
+def ticket_field(request: HttpRequest, number: int, field: str) -> HttpResponse:
+    if field not in SIDEBAR_FIELDS:
+        raise Http404(f"There is no ticket field called {field}.")
+    ticket = queries.ticket_for_page(number)
+    permissions.check_view_ticket(request.user, ticket)
+    error = ""
+    try:
+        _change(field, ticket, request)()
+    except PatronError as exc:
+        error = str(exc)
+    return _sidebar_response(request, number, error=error)
+
+
+def _sidebar_response(request: HttpRequest, number: int, *, error: str = "") -> HttpResponse:
+    if not request.htmx:  # type: ignore[attr-defined]
+        if error:
+            messages.error(request, error)
+        return redirect("ticket_detail", number=number)
+    ticket = queries.ticket_for_page(number)  # re-read: the services changed it
+    return render(
+        request,
+        "tickets/_sidebar.html",
+        _sidebar_context(request, ticket, error=error),
+        status=200,
+    )
+
+
+@login_required
+@require_POST
+def ticket_follow(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = queries.ticket_for_page(number)
+    user = _user(request)
+    permissions.check_view_ticket(user, ticket)
+    if request.POST.get("follow") == "1":
+        services.follow(ticket, user, actor=user, now=timezone.now())
+    else:
+        services.unfollow(ticket, user, actor=user, now=timezone.now())
+    return _sidebar_response(request, number)
+
+
+# Attachments, merge, split
+
+
+@login_required
+@require_GET
+def attachment_download(request: HttpRequest, number: int, attachment_id: int) -> FileResponse:
+    attachment = (
+        Attachment.objects.select_related("message__ticket")
+        .filter(pk=attachment_id, message__ticket__number=number)
+        .first()
+    )
+    if attachment is None:
+        raise Http404("There is no such attachment on this ticket.")
+    permissions.check_view_ticket(request.user, attachment.message.ticket)
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type="application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@login_required
+@require_POST
+def ticket_merge(request: HttpRequest, number: int) -> HttpResponse:
+    ticket = queries.ticket_for_page(number)
+    user = _user(request)
+    permissions.check_view_ticket(user, ticket)
+    try:
+        if request.POST.get("confirm") != "1":
+            raise InvalidInput("Tick the box to confirm the merge; it cannot be undone.")
+        raw = request.POST.get("into", "").strip().lstrip("#")
+        target = Ticket.objects.filter(number=int(raw) if raw.isdigit() else -1).first()
+        if target is None:
+            raise InvalidInput(f"There is no ticket #{raw} to merge into.")
+        permissions.check_view_ticket(user, target)
+        services.merge_tickets(ticket, target, actor=user, now=timezone.now())
+    except PatronError as error:
+        messages.error(request, str(error))
+        return redirect("ticket_detail", number=number)
+    messages.success(request, f"Merged #{number} into #{target.number}.")
+    return redirect("ticket_detail", number=target.number)
+
+
+@login_required
+@require_POST
+def ticket_split(request: HttpRequest, number: int, message_id: int) -> HttpResponse:
+    ticket = queries.ticket_for_page(number)
+    user = _user(request)
+    permissions.check_view_ticket(user, ticket)
+    message = Message.objects.filter(pk=message_id, ticket=ticket).first()
+    if message is None:
+        raise Http404("There is no such message on this ticket.")
+    try:
+        new = services.split_message(ticket, message, actor=user, now=timezone.now())
+    except PatronError as error:
+        messages.error(request, str(error))
+        return redirect("ticket_detail", number=number)
+    messages.success(request, f"Split the message into #{new.number}.")
+    return redirect("ticket_detail", number=new.number)
+
+
+# Presence
+
+
+@login_required
+def ticket_presence(request: HttpRequest, number: int) -> HttpResponse:
+    """POST: the page's heartbeat ({typing}); GET: who else is here, as a fragment."""
+    ticket = Ticket.objects.filter(number=number).first()
+    if ticket is None:
+        raise Http404(f"There is no ticket #{number}.")
+    user = _user(request)
+    permissions.check_view_ticket(user, ticket)
+    now = timezone.now()
+    if request.method == "POST":
+        typing = request.POST.get("typing", "") in ("1", "true")
+        presence.touch(user, ticket, typing=typing, now=now)
+    elif request.method != "GET":
+        return HttpResponse(status=405)
+    others = presence.others_on(ticket, viewer=user, now=now)
+    return render(request, "tickets/_presence.html", {"others": others, "ticket": ticket})
