@@ -9,18 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-# Settings are read from the environment once; give the suite its own data directory and run
-# background tasks in-process unless a test starts real workers.
-os.environ.setdefault("PATRON_DATA_DIR", tempfile.mkdtemp(prefix="patron-test-"))
-os.environ.setdefault("PATRON_TASK_BACKEND", "immediate")
-os.environ.setdefault("PATRON_SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789")
+# The suite's environment defaults (data directory, task backend, secret key) are set in
+# tests/environment.py, a plugin loaded before pytest-django reads the settings.
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
