@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from patron.core import stream
 from patron.core import views as core_views
 
 handler403 = "patron.core.views.forbidden"
@@ -9,6 +10,7 @@ handler403 = "patron.core.views.forbidden"
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("health", core_views.health, name="health"),
+    path("live/stream", stream.stream, name="live_stream"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tickets/", include("patron.tickets.urls")),

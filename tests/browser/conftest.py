@@ -111,11 +111,12 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@contextmanager
-def run_server(database: str, *, data_dir: Path, secret_key: str, log_path: Path) -> Iterator[str]:
-    """Start `uvicorn patron.asgi:application` on a free port; yield its base URL. The server's
-    output goes to log_path."""
-    port = free_port()
+def start_server(
+    database: str, *, data_dir: Path, secret_key: str, log_path: Path, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `uvicorn patron.asgi:application` (on `port`, or a free one) and wait until it
+    answers; return the process and its base URL. Its output goes to log_path (appended)."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update(
@@ -127,27 +128,43 @@ def run_server(database: str, *, data_dir: Path, secret_key: str, log_path: Path
         PATRON_SITE_URL=url,
         PATRON_DEBUG="false",
     )
+    env.pop("REDIS_URL", None)  # the embedded mode: streams poll the database
     command = [sys.executable, "-m", "uvicorn", "patron.asgi:application"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
-    with log_path.open("w") as log:
+    command += ["--timeout-graceful-shutdown", "2"]  # live streams never end by themselves
+    with log_path.open("a") as log:
         server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
+    while not _healthy(url):
+        if server.poll() is not None or time.monotonic() > deadline:
+            stop_server(server)
+            raise RuntimeError(
+                f"uvicorn did not answer 200 on {url}/health "
+                f"(exit code {server.poll()}); its output:\n{log_path.read_text()}"
+            )
+        time.sleep(HEALTH_POLL_SECONDS)
+    return server, url
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
-        while not _healthy(url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"uvicorn did not answer 200 on {url}/health "
-                    f"(exit code {server.poll()}); its output:\n{log_path.read_text()}"
-                )
-            time.sleep(HEALTH_POLL_SECONDS)
+        server.wait(timeout=SERVER_STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+@contextmanager
+def run_server(database: str, *, data_dir: Path, secret_key: str, log_path: Path) -> Iterator[str]:
+    """A uvicorn server for the duration of the block; yields its base URL."""
+    server, url = start_server(
+        database, data_dir=data_dir, secret_key=secret_key, log_path=log_path
+    )
+    try:
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=SERVER_STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q
 
+from patron.core import wake
 from patron.core.models import DeliveryState, EventDelivery
 from patron.people.models import Contact
 from patron.tickets.models import AuthorKind, Ticket, TicketEvent
@@ -73,6 +74,7 @@ def record(ticket: Ticket, kind: str, *, actor: Actor, at: datetime, **data: obj
         if len(ids) != len(receipts):  # backends that do not return ids from bulk_create
             ids = list(EventDelivery.objects.filter(event=event).values_list("pk", flat=True))
         transaction.on_commit(partial(_enqueue_deliveries, ids), robust=True)
+    wake.announce()
     return event
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
+from patron.core import wake
 from patron.core.models import Notification
 from patron.people.models import Relationship
 from patron.tickets.models import EventKind, Message, TicketEvent
@@ -133,3 +134,4 @@ def notify_account_manager(event: TicketEvent) -> None:
         ],
         ignore_conflicts=True,
     )
+    wake.announce()

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 
+from patron.core import wake
 from patron.core.models import Presence
 from patron.tickets.models import Ticket
 
@@ -20,6 +21,7 @@ def touch(user: User, ticket: Ticket, *, typing: bool, now: datetime) -> None:
     Presence.objects.update_or_create(
         user=user, ticket=ticket, defaults={"typing": typing, "seen_at": now}
     )
+    wake.announce()
 
 
 def others_on(ticket: Ticket, *, viewer: User, now: datetime) -> list[Presence]:

@@ -1,1 +1,1 @@
-"""The email channel: inbound (IMAP poll, SMTP/LMTP listener, pipe), parsing, threading, outbound."""
+"""The email channel: inbound (IMAP, SMTP/LMTP listener, pipe), parsing, threading, outbound."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from patron.core import wake
 from patron.core.models import Notification
 from patron.tickets.models import EventKind, TicketEvent
 
@@ -35,3 +36,4 @@ def notify_followers(event: TicketEvent) -> None:
         ],
         ignore_conflicts=True,
     )
+    wake.announce()

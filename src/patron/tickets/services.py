@@ -257,6 +257,43 @@ def create_ticket(
     return ticket
 
 
+def open_ticket_for_address(
+    *,
+    email: str,
+    name: str,
+    subject: str,
+    body: str,
+    actor: User,
+    now: datetime,
+    channel: str = Channel.PHONE,
+    priority: str = Priority.NORMAL,
+    team: Team | None = None,
+    assignee: User | None = None,
+    uploads: Sequence[Upload] = (),
+) -> Ticket:
+    """An agent opens a ticket for someone who called, or wrote somewhere Patron does not read.
+    The requester is found by any of their addresses, ignoring case, or created with this one,
+    in the ticket's own transaction: a refused ticket leaves no new contact behind."""
+    from patron.people import services as people
+
+    permissions.check_create_ticket(actor)
+    check_uploads(uploads)
+    with transaction.atomic():
+        requester = people.get_or_create_contact(email=email, name=name, now=now)
+        return create_ticket(
+            requester=requester,
+            subject=subject,
+            body=body,
+            now=now,
+            actor=actor,
+            channel=channel,
+            priority=priority,
+            team=team,
+            assignee=assignee,
+            uploads=uploads,
+        )
+
+
 def reply(
     ticket: Ticket,
     *,

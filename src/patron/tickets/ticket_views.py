@@ -282,7 +282,8 @@ def mentioned_agents(body: str) -> list[User]:
     )
 
 
-def _uploads(request: HttpRequest) -> list[services.Upload]:
+def uploads_from(request: HttpRequest) -> list[services.Upload]:
+    """The request's files (field `attachments`), read for the services to check and store."""
     return [
         services.Upload(
             filename=upload.name or "attachment",
@@ -317,7 +318,7 @@ def ticket_reply(request: HttpRequest, number: int) -> HttpResponse:
     if _stale(ticket, request):
         return _render_page(request, ticket, composer=_with_error(kept, STALE_WARNING, stale=True))
     try:
-        uploads = _uploads(request)
+        uploads = uploads_from(request)
         services.check_uploads(uploads)
         services.reply(
             ticket,

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from patron.tickets import inbox_views, ticket_views
+from patron.tickets import create_views, inbox_views, ticket_views
 
 urlpatterns = [
     path("", inbox_views.inbox_page, name="ticket_list"),
     path("counts", inbox_views.inbox_counts, name="inbox_counts"),
     path("bulk", inbox_views.inbox_bulk, name="inbox_bulk"),
+    path("new", create_views.new_ticket, name="ticket_new"),
     path("views/new", inbox_views.saved_view_create, name="saved_view_create"),
     path("views/<int:pk>/edit", inbox_views.saved_view_edit, name="saved_view_edit"),
     path("views/<int:pk>/delete", inbox_views.saved_view_delete, name="saved_view_delete"),

@@ -1,5 +1,6 @@
 // The ticket page: keep the composer's draft across navigation, and send a presence heartbeat
-// ({typing}) so other agents see who is on the ticket. Plain JS; htmx does the rest.
+// ({typing}) so other agents see who is on the ticket (their pages learn it from the live
+// stream, live.js). Plain JS; htmx does the rest.
 (function () {
   "use strict";
   var script = document.getElementById("ticket-js");
@@ -42,6 +43,11 @@
       body: data,
       credentials: "same-origin",
       headers: { "X-CSRFToken": csrfToken() },
+    }).then(function (response) {
+      return response.ok ? response.text() : null;
+    }).then(function (html) {
+      var box = document.getElementById("presence");
+      if (box && html !== null) { box.innerHTML = html; }
     }).catch(function () { /* offline: try again at the next beat */ });
   }
 
