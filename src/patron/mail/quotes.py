@@ -1,0 +1,737 @@
+# ruff: noqa: RUF001, RUF003  (the patterns match other languages' letters and punctuation on purpose)
+"""Split an email body into the new text and the quoted history + signature.
+
+Agents should read what the customer wrote this time, not the thread quoted beneath it; the
+rest is kept (as `Split.quoted`) so nothing a person sent is lost. Pure functions, no I/O.
+
+Plain text is classified line by line (text, empty, `>`-quote, "On … wrote:" attribution or
+forward marker, header line, short mobile signature, delimiter), then cut:
+
+1. at the first point after some new text where the history starts for certain: a signature
+   delimiter (`-- `), a rule of dashes or underscores (not a heading underline, nor a short
+   "---" between long paragraphs), a header block ("From: … Sent: … To: …", in ten
+   languages), or an attribution / forward marker followed by *unquoted* text (Outlook,
+   forwarded mail);
+2. then every trailing quote, attribution, signature and rule goes too;
+3. an attribution and quote that open the message, followed by the whole reply (bottom
+   posting) are dropped; interleaved (inline) replies keep their quotes, since the answers
+   only make sense next to them.
+
+If nothing is left that looks like new text (a bare forward, a message that is only a quote),
+the whole body is the reply: better an agent reads a quote than an empty message.
+
+The PyPI parsers were measured first on the same fixtures (benchmarks/reply_accuracy.py):
+email-reply-parser 0.5.12, mail-parser-reply 1.36 and quotequail 0.5.4 got 13, 11 and 4 of the 32
+Discourse cases right; talon's last release (2017) no longer installs on Python 3.12.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+__all__ = ["Split", "split_html", "split_text"]
+
+
+@dataclass(frozen=True)
+class Split:
+    # the new text (stripped of trailing whitespace)
+    reply: str
+    # everything removed: quoted history, "On … wrote:" header, signature ("" if nothing)
+    quoted: str
+
+
+# --- line kinds ----------------------------------------------------------------------------------
+
+TEXT = "t"
+EMPTY = "e"
+QUOTE = "q"
+ATTRIBUTION = "b"  # "On … wrote:", "-----Original Message-----", "Begin forwarded message:"
+HEADER = "h"  # "From: …", "Sent: …" inside a header block
+SIGNATURE = "s"  # "Sent from my iPhone" and friends
+DELIMITER = "d"  # a line of dashes, underscores …
+SIG_DASHES = "x"  # "-- " (RFC 3676 signature separator) or "--"
+
+_TIME_OR_DATE = re.compile(r"\d")
+_LINKS = re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")  # markdown links: keep the label
+_URLS = re.compile(r"<(?:https?://|mailto:)[^<>\n]*>|\(?\s*https?://\S+\)?")
+
+# "On <date>, <name> wrote:" — the keyword that opens the line and the verb that closes it.
+_OPENERS = (
+    r"Am\s.{1,300}?\b(?:schrieben Sie|geschrieben|schrieb)",
+    r"Le\s.{1,300}?\b(?:a\s+écrit|nous a dit)",
+    r"El\s.{1,300}?\bescribió",
+    r"Op\s.{1,300}?\b(?:het\s+volgende\s+geschreven|schreef)",
+    r"Em\s.{1,300}?\bescreveu",
+    r"Pada\s.{1,300}?\bmenulis",
+    r"Il\s.{1,300}?\bha\s+scritto",
+    r"(?:Dnia|Dňa)\s.{1,300}?\bnapisał(?:\(a\))?",
+    r"(?:Den|På)\s.{1,300}?\bskrev",
+    r"在.{1,300}?写道",
+)
+# Languages that put the verb last ("On <date>, <name> wrote:"): it must end the line.
+_LAST_VERBS = (
+    r"wrote|writes|escribió|escreveu|a\s+écrit|nous a dit|menulis|ha\s+scritto|kirjoitti|"
+    r"yazdı|napsal|írta|書きました|写道|napisał(?:\(a\))?|написал(?:\(а\))?|написала|пише"
+)
+# Languages that may put the name after it ("Am <date> schrieb <name> <addr>:").
+_VERBS = rf"{_LAST_VERBS}|schrieb|schreef|skrev|het\s+volgende\s+geschreven|geschrieben"
+_LAST = r"\s*[:：]?[\s.>\-]*$"
+# After the verb: either a colon ends the line (with the name or date in between), or nothing.
+_END = r"(?:(?:[^:：\n]|(?<=\d):(?=\d)|(?<=mailto):){0,160}[:：]|\s*)[\s.>\-]*$"
+_ATTRIBUTION_RES = (
+    re.compile(r"^(?:On|At)\s.{1,300}?\b(?:wrote|writes)" + _LAST, re.I),
+    re.compile(r"^In message\s.{1,300}?\bwrites" + _LAST, re.I),
+    re.compile(rf"^(?:{'|'.join(_OPENERS)})(?!\w){_END}", re.I),
+    re.compile(rf"^.{{1,300}}?(?<!\w)(?:{_LAST_VERBS})(?!\w){_LAST}", re.I),
+    # "<name> schrieb am <date>:" (Gmail in German), "<name> wrote on <date>:"
+    re.compile(r"^.{1,300}?(?<!\w)(?:schrieb|wrote)\s+(?:am|on)\s.{1,120}?[:：]\s*$", re.I),
+    # "søn. 30. apr. 2017 kl. 00.26 skrev <name> <addr>:"
+    re.compile(rf"^.{{1,40}}?\bkl\.?\s.{{1,200}}?\bskrev(?!\w){_END}", re.I),
+    # "2016-10-24 15:36 GMT+02:00 Foo bar <info@foo.bar>:", "2013/7/20 sam <info@…>",
+    # "пн, 6 янв. 2025 г. в 10:00, Support <help@example.com>:"
+    re.compile(
+        r"^(?=\d|.{0,60}\b\d{1,2}:\d{2}\b).{0,40}\d{4}.{1,80}<\s*[^<>@\s]+@[^<>\s]+\s*>\s*:?\s*$"
+    ),
+)
+_ATTRIBUTION_HINT = re.compile(
+    rf"(?<!\w)(?:{_VERBS}|said|says|geschrieben|nous a dit|het volgende geschreven)(?!\w)|@",
+    re.I,
+)
+_FORWARD_PHRASES = (
+    "forwarded message|original message|reply message|forwarded e-?mail|"
+    "begin forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|"
+    "anfang der weitergeleiteten nachricht|message d'origine|message original|"
+    "message transféré|début du message (?:réexpédié|transféré)|mensaje original|"
+    "mensaje reenviado|inicio del mensaje reenviado|mensagem original|mensagem encaminhada|"
+    "início da mensagem reencaminhada|oorspronkelijk bericht|doorgestuurd bericht|"
+    "origineel bericht|messaggio originale|messaggio inoltrato|inizio messaggio inoltrato|"
+    "pesan asli|pesan yang diteruskan|pesan terusan|opprinnelig melding|videresendt melding|"
+    "ursprungligt meddelande|vidarebefordrat meddelande|oprindelig meddelelse|"
+    "исходное сообщение|пересылаемое сообщение|原始邮件|转发的邮件|原始郵件"
+)
+_FORWARD_RE = re.compile(
+    rf"^[\s>*_]*-*\s*(?:{_FORWARD_PHRASES})\s*-*[\s*_]*[:：]?[\s*_]*-*\s*$", re.I
+)
+_FROM_NAMES = "from|von|de|van|da|fra|från|dari|od|от|发件人|寄件者|差出人"
+_DATE_NAMES = (
+    "sent|date|gesendet|datum|envoyé|enviado|enviada em|fecha|verzonden|verstuurd|data|"
+    "inviato|sendt|skickat|dikirim|tanggal|wysłano|отправлено|дата|发送时间|日期|送信日時"
+)
+_OTHER_NAMES = (
+    "to|cc|bcc|subject|reply-to|an|kopie|betreff|objet|à|a|para|asunto|assunto|cc/cco|"
+    "aan|onderwerp|oggetto|risposta|til|emne|till|ämne|kepada|perihal|subjek|do|temat|"
+    "кому|тема|копия|收件人|主题|抄送|件名|宛先"
+)
+_HEADER_RE = re.compile(
+    rf"^[\s>]*\*{{0,2}}({_FROM_NAMES}|{_DATE_NAMES}|{_OTHER_NAMES})\*{{0,2}}\s*[:：]\s*\*{{0,2}}\s*\S",
+    re.I,
+)
+_FROM_RE = re.compile(rf"^(?:{_FROM_NAMES})$", re.I)
+_DATE_RE = re.compile(rf"^(?:{_DATE_NAMES})$", re.I)
+
+# Short lines a mail client appends on its own.
+_DEVICE_SIGNATURE_RES = tuple(
+    re.compile(p, re.I)
+    for p in (
+        # "Sent from my iPhone", "Sent with Airmail", "(Sent from mobile device)",
+        # "Sent from my cell, please excuse any typos." — but not "Sent from my desk, is …"
+        r"^[(<\s]*sent (?:from|via|with|by|using|on) [^,.;!?()<>]{1,60}"
+        r"(?:[,.;!]\s*(?:please|pls|excuse|sorry)\b.{0,60})?[.!)>\s]*$",
+        r"^\w+ from (?:my )?mobile\b.{0,30}$",
+        r"^from my (?:iphone|ipad|ipod|android|mobile|phone|cell|samsung|galaxy|blackberry|"
+        r"smartphone|tablet|pixel)\b.{0,20}$",
+        r"^(?:get|download) (?:the )?outlook for \w+.{0,40}$",
+        r"^envoyé (?:de|depuis|à partir de|avec) (?:mon|ma|l'application|yahoo) .{1,40}$",
+        r"^(?:télécharger|obtenir) outlook pour .{1,40}$",
+        r"^von meinem .{1,40} gesendet\.?$",
+        r"^gesendet (?:von|mit) (?:meinem|der|mobile) .{1,40}$",
+        r"^diese nachricht wurde von .{1,80} gesendet\.?$",
+        r"^outlook für \w+ (?:beziehen|herunterladen)$",
+        r"^enviado (?:desde|do|de|com|con|pelo) (?:mi|meu|o meu|a|el|mi) .{1,40}$",
+        r"^(?:obtener|descargar|baixar|obter) (?:el |o )?outlook para .{1,40}$",
+        r"^(?:verzonden|verstuurd) (?:vanaf|van|met|via) .{1,40}$",
+        r"^inviato da(?:l mio)? .{1,40}$",
+        r"^(?:sendt|skickat|sendt) (?:fra|från) min .{1,40}$",
+        r"^från min .{1,40}$",
+        r"^dikirim (?:dari|dengan) .{1,40}$",
+        r"^отправлено (?:с|из) .{1,40}$",
+        r"^(?:從我的|从我的)\s*\S+\s*(?:傳送|发送)$",
+        r"^\S+\s*から送信$",
+    )
+)
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_DELIMITER_RE = re.compile(r"^\s*[-_=~#*+—–ᐧ]{2,}\s*$")
+_SIGN_OFF = re.compile(r"^-[^\W\d_][\w.'’]*(?: [\w.'’]+){0,3}\s*$")  # "-Abhishek Kona"
+_WRAPPED_START = re.compile(
+    r"^[\s>*-]*(?:On|At|Am|Le|El|Op|Em|Pada|Il|Dnia|Dňa|Den|På|在|In message)\s"
+)
+_JOIN_SPAN = 5  # an attribution wrapped by a mail client spans at most this many lines
+
+
+def _is_device_signature(line: str) -> bool:
+    bare = _URLS.sub("", _LINKS.sub(r"\1", line)).strip().strip("*_").strip()
+    if not bare or len(bare) > 100:
+        return False
+    return any(r.search(bare) for r in _DEVICE_SIGNATURE_RES)
+
+
+def _attribution(candidate: str) -> bool:
+    text = re.sub(r"\s+", " ", candidate.strip().lstrip(">*-_ \t")).strip()
+    if not text or len(text) > 400 or not _TIME_OR_DATE.search(text):
+        return False
+    if _FORWARD_RE.match(text):
+        return True
+    if not _ATTRIBUTION_HINT.search(text):
+        return False
+    return any(r.match(text) for r in _ATTRIBUTION_RES)
+
+
+def _header_name(line: str) -> str | None:
+    match = _HEADER_RE.match(line)
+    return match.group(1) if match else None
+
+
+def _classify(lines: list[str]) -> list[str]:
+    kinds: list[str] = []
+    in_code = False
+    for line in lines:
+        if _FENCE.match(line):
+            in_code = not in_code
+            kinds.append(TEXT)
+        elif in_code:
+            kinds.append(TEXT)
+        elif not line.strip():
+            kinds.append(EMPTY)
+        elif line.rstrip() == "--":
+            kinds.append(SIG_DASHES)
+        elif _DELIMITER_RE.match(line):
+            kinds.append(DELIMITER)
+        elif line.lstrip().startswith(">"):
+            kinds.append(QUOTE)
+        elif _FORWARD_RE.match(line):
+            kinds.append(ATTRIBUTION)
+        elif _is_device_signature(line):
+            kinds.append(SIGNATURE)
+        else:
+            kinds.append(TEXT)
+    _mark_attributions(lines, kinds)
+    _mark_header_blocks(lines, kinds)
+    return kinds
+
+
+def _mark_attributions(lines: list[str], kinds: list[str]) -> None:
+    """Mark "On … wrote:" lines, joining a header the client wrapped over several lines."""
+    for i in range(len(lines)):
+        if kinds[i] != TEXT:
+            continue
+        span = _attribution_span(lines, kinds, i)
+        for k in range(i, i + span):
+            kinds[k] = ATTRIBUTION
+
+
+def _attribution_span(lines: list[str], kinds: list[str], i: int) -> int:
+    """How many lines from lines[i] make one attribution (0 if it does not start one)."""
+    found = 0
+    may_wrap = bool(_WRAPPED_START.match(lines[i]) or _TIME_OR_DATE.search(lines[i]))
+    for span in range(1, _JOIN_SPAN + 1):
+        end = i + span
+        if end > len(lines) or (span > 1 and not may_wrap):
+            break
+        last = kinds[end - 1]
+        if span > 1 and last not in (TEXT, EMPTY, QUOTE):
+            break
+        if span > 1 and last == EMPTY:
+            continue
+        if span > 1 and (_WRAPPED_START.match(lines[end - 1]) or _attribution(lines[end - 1])):
+            break  # the attribution starts on that line, not here
+        if _attribution(" ".join(lines[i:end])):
+            found = span
+        elif found:
+            break
+        if found and len(lines[end - 1].strip()) > 40:
+            break
+    return found
+
+
+def _mark_header_blocks(lines: list[str], kinds: list[str]) -> None:
+    """Mark runs of "From:/Sent:/To:/Subject:" lines (Outlook's reply and forward header)."""
+    i = 0
+    while i < len(lines):
+        name = _header_name(lines[i]) if kinds[i] == TEXT else None
+        if name is None:
+            i += 1
+            continue
+        names = [name]
+        members = [i]
+        j = i + 1
+        while j < len(lines) and j - i < 12:
+            if kinds[j] in (TEXT, ATTRIBUTION) and (other := _header_name(lines[j])):
+                names.append(other)
+                members.append(j)
+            elif kinds[j] == TEXT and j - members[-1] == 1 and len(members) < 6:
+                pass  # a wrapped header value ("To: a, b,\n c")
+            else:
+                break
+            j += 1
+        last = members[-1]
+        starts_with_from = bool(_FROM_RE.match(names[0]))
+        has_date = any(_DATE_RE.match(n) for n in names)
+        if len(names) >= 3 or (len(names) >= 2 and starts_with_from and has_date):
+            for k in range(i, last + 1):
+                kinds[k] = HEADER
+            i = last + 1
+        else:
+            i += 1
+
+
+def _next_content(kinds: list[str], start: int) -> int | None:
+    for k in range(start, len(kinds)):
+        if kinds[k] != EMPTY:
+            return k
+    return None
+
+
+def _section_break(lines: list[str], kinds: list[str], i: int) -> bool:
+    """A rule that belongs to the text (a heading underline, a short "---" between
+    paragraphs) rather than one that opens a footer, a signature or a quoted header."""
+    rule = lines[i].strip()
+    if i > 0 and kinds[i - 1] == TEXT and rule[0] in "=-" and len(set(rule)) == 1:
+        return abs(len(rule) - len(lines[i - 1].strip())) <= 2  # setext heading
+    after = _next_content(kinds, i + 1)
+    if after is None or kinds[after] != TEXT or len(rule) > 5 or "_" in rule:
+        return False
+    text_after = 0
+    for kind in kinds[after:]:
+        if kind in (QUOTE, ATTRIBUTION, HEADER, SIG_DASHES, DELIMITER):
+            break
+        text_after += kind == TEXT
+    return text_after > 6
+
+
+def _history_start(lines: list[str], kinds: list[str]) -> int:
+    """The first line from which everything is history or signature, once new text was seen."""
+    seen_text = False
+    i = 0
+    while i < len(kinds):
+        kind = kinds[i]
+        if kind == TEXT:
+            seen_text = True
+        elif seen_text and (
+            kind in (SIG_DASHES, HEADER)
+            or (kind == DELIMITER and not _section_break(lines, kinds, i))
+        ):
+            return i
+        elif seen_text and kind == ATTRIBUTION:
+            end = i
+            while end + 1 < len(kinds) and kinds[end + 1] == ATTRIBUTION:
+                end += 1
+            after = _next_content(kinds, end + 1)
+            if after is None or kinds[after] not in (QUOTE,):
+                return i
+            i = end
+        i += 1
+    return len(kinds)
+
+
+def _strip_sign_off(lines: list[str], kinds: list[str], end: int) -> int:
+    """Drop trailing history and signature lines from lines[:end]; return the new end."""
+    trailing = (EMPTY, QUOTE, ATTRIBUTION, SIGNATURE, DELIMITER, HEADER, SIG_DASHES)
+
+    def back(end: int) -> int:
+        while end > 0 and kinds[end - 1] in trailing:
+            end -= 1
+        return end
+
+    end = back(end)
+    # "-Anna" closing the message, but not the last item of a "-item" list
+    if end > 1 and _SIGN_OFF.match(lines[end - 1]) and TEXT in kinds[: end - 1]:
+        above = lines[end - 2].lstrip()
+        if not above.startswith(("-", "*", "•")):
+            end = back(end - 1)
+    return end
+
+
+def _leading_history(lines: list[str], kinds: list[str], end: int) -> int:
+    """Where the reply starts when an attribution and its quote open the message and the
+    whole answer follows them (bottom posting); 0 otherwise."""
+    first = _next_content(kinds[:end], 0)
+    if first is None or kinds[first] != ATTRIBUTION or _FORWARD_RE.match(lines[first]):
+        return 0  # a forward with no comment above it is itself the message
+    k = first
+    while k < end and kinds[k] in (ATTRIBUTION, HEADER, QUOTE, EMPTY, DELIMITER):
+        k += 1
+    if k >= end or QUOTE in kinds[k:end]:
+        return 0  # nothing after it, or answers interleaved with the quote: keep the context
+    return k
+
+
+def split_text(text: str) -> Split:
+    """Split a plain-text body into the new text and the rest (see the module docstring)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kinds = _classify(lines)
+    end = _strip_sign_off(lines, kinds, _history_start(lines, kinds))
+    start = _leading_history(lines, kinds, end)
+    if TEXT not in kinds[start:end]:
+        start, end = 0, len(lines)  # no new text: the whole body is what the person sent
+    reply = "\n".join(lines[start:end]).strip("\n").rstrip()
+    removed = lines[:start] + lines[end:]
+    quoted = "\n".join(removed).strip("\n").rstrip()
+    return Split(reply=reply, quoted=quoted)
+
+
+# --- HTML ----------------------------------------------------------------------------------------
+
+_VOID = frozenset(
+    (
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    )
+)
+_QUOTE_CLASSES = (
+    "gmail_quote",
+    "gmail_quote_container",
+    "gmail_attr",
+    "gmail_signature",
+    "moz-cite-prefix",
+    "moz-signature",
+    "moz-forward-container",
+    "outlookmessageheader",
+    "protonmail_quote",
+    "protonmail_signature_block",
+    "zmail_extra",
+    "yahoo_quoted",
+)
+_QUOTE_ID_PARTS = ("divrplyfwdmsg", "yahoo_quoted")  # Outlook prefixes ids with "x_" …
+_QUOTE_IDS = ("appendonsend", "signature", "zwchr")
+_HEADER_START = re.compile(rf"^\s*(?:{_FROM_NAMES}|{_DATE_NAMES})\s*[:：]", re.I)
+
+
+class _Element:
+    __slots__ = ("attrs", "children", "parent", "tag")
+
+    def __init__(self, tag: str, attrs: list[tuple[str, str | None]], parent: _Element | None):
+        self.tag = tag
+        self.attrs = attrs
+        self.children: list[_Node] = []
+        self.parent = parent
+
+    def attr(self, name: str) -> str:
+        for key, value in self.attrs:
+            if key == name:
+                return value or ""
+        return ""
+
+    def start_tag(self) -> str:
+        parts = [self.tag]
+        for key, value in self.attrs:
+            parts.append(key if value is None else f'{key}="{_escape(value)}"')
+        return "<" + " ".join(parts) + ">"
+
+
+class _Text:
+    __slots__ = ("data", "parent")
+
+    def __init__(self, data: str, parent: _Element):
+        self.data = data
+        self.parent = parent
+
+
+_Node = _Element | _Text
+
+
+class _TreeBuilder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = _Element("#root", [], None)
+        self.current = self.root
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        element = _Element(tag, attrs, self.current)
+        self.current.children.append(element)
+        if tag not in _VOID:
+            self.current = element
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.current.children.append(_Element(tag, attrs, self.current))
+
+    def handle_endtag(self, tag: str) -> None:
+        node: _Element | None = self.current
+        while node is not None and node.tag != tag:
+            node = node.parent
+        if node is not None and node.parent is not None:
+            self.current = node.parent  # closes any element left open inside it
+
+    def handle_data(self, data: str) -> None:
+        self.current.children.append(_Text(data, self.current))
+
+
+def _escape(value: str, *, quote: bool = True) -> str:
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return value.replace('"', "&quot;") if quote else value
+
+
+def _walk(node: _Node, limit: int | None = None) -> list[_Node]:
+    """The node and its descendants in document order (the first `limit` of them)."""
+    out: list[_Node] = []
+    stack: list[_Node] = [node]
+    while stack and (limit is None or len(out) < limit):
+        current = stack.pop()
+        out.append(current)
+        if isinstance(current, _Element):
+            stack.extend(reversed(current.children))
+    return out
+
+
+def _text(node: _Node, limit: int | None = None) -> str:
+    """The text of a node, block elements on their own lines; a heuristic only needs the start
+    of it, so `limit` bounds the nodes visited (deeply nested mail stays linear)."""
+    if isinstance(node, _Text):
+        return node.data
+    chunks = []
+    for n in _walk(node, limit):
+        if isinstance(n, _Text):
+            chunks.append(n.data)
+        elif n.tag in ("br", "p", "div", "tr", "li"):
+            chunks.append("\n")
+    return "".join(chunks)
+
+
+def _has_content(node: _Node) -> bool:
+    if isinstance(node, _Text):
+        return bool(node.data.strip())
+    return any(
+        (isinstance(n, _Text) and n.data.strip()) or (isinstance(n, _Element) and n.tag == "img")
+        for n in _walk(node)
+    )
+
+
+def _marked_as_history(element: _Element) -> bool:
+    """Mail clients mark the quoted part (and their signature block) with a class or id."""
+    classes = element.attr("class").lower().split()
+    ident = element.attr("id").lower()
+    if any(c in _QUOTE_CLASSES or c.endswith("yahoo_quoted") for c in classes):
+        return True
+    return any(part in ident for part in _QUOTE_ID_PARTS) or ident in _QUOTE_IDS
+
+
+def _looks_like_history(element: _Element) -> bool:
+    """Unmarked history: an Outlook header block, an attribution line, a forward marker."""
+    if element.tag in ("html", "body", "#root", "blockquote"):
+        return False
+    text = _text(element, limit=200).strip()
+    if not text:
+        return False
+    first = text.split("\n", 1)[0].strip()
+    if _HEADER_START.match(text):
+        header_lines = [line for line in text.split("\n")[:12] if _header_name(line)]
+        style = element.attr("style").replace(" ", "").lower()
+        if len(header_lines) >= 3 or "border-top:solid" in style:
+            return True
+    if _FORWARD_RE.match(first) or (len(text) <= 400 and _only_attribution(text)):
+        return element.tag not in ("a", "b", "strong", "em", "i", "span", "font") or not (
+            element.parent and _text(element.parent, limit=200).strip() != text
+        )
+    return False
+
+
+def _only_attribution(text: str) -> bool:
+    """Is the text nothing but an "On … wrote:" line (wrapped or not)?"""
+    lines = [line for line in text.split("\n") if line.strip()]
+    return all(kind == ATTRIBUTION for kind in _classify(lines))
+
+
+def _followed_by_new_text(order: list[_Node], index: int, node: _Element) -> bool:
+    """Is there text after node (outside quotes) that is not a signature: an inline reply."""
+    inside = set(map(id, _walk(node)))
+    for later in order[index + 1 :]:
+        if id(later) in inside or not isinstance(later, _Text) or not later.data.strip():
+            continue
+        ancestor: _Element | None = later.parent
+        quoted = False
+        while ancestor is not None:
+            if ancestor.tag == "blockquote" or _marked_as_history(ancestor):
+                quoted = True
+                break
+            ancestor = ancestor.parent
+        if not quoted and not _is_device_signature(later.data.strip()):
+            return True
+    return False
+
+
+def _find_cut(root: _Element) -> _Node | None:
+    order = _walk(root)
+    skip: set[int] = set()
+    seen_text = False
+    for index, node in enumerate(order):
+        if id(node) in skip:
+            continue
+        if isinstance(node, _Text):
+            if node.data.strip() == "--" and seen_text:
+                return node
+            seen_text = seen_text or bool(node.data.strip())
+            continue
+        if _marked_as_history(node):
+            return node
+        if node.tag == "hr" and seen_text:
+            following = _next_sibling_element(node)
+            if following is not None and (
+                _marked_as_history(following) or _looks_like_history(following)
+            ):
+                return node
+        if node.tag == "blockquote":
+            if _followed_by_new_text(order, index, node):
+                skip.update(map(id, _walk(node)))  # interleaved answers: keep the quote
+                continue
+            return node
+        if _looks_like_history(node):
+            return node
+    return None
+
+
+def _next_sibling_element(node: _Element) -> _Element | None:
+    if node.parent is None:
+        return None
+    siblings = node.parent.children
+    for sibling in siblings[siblings.index(node) + 1 :]:
+        if isinstance(sibling, _Element):
+            return sibling
+        if sibling.data.strip():
+            return None
+    return None
+
+
+def _removable_tail(node: _Node) -> bool:
+    """Whitespace, <br>, an attribution or a mobile signature left just before the cut."""
+    nodes = _walk(node, limit=400)
+    if len(nodes) == 400:
+        return False  # far too much to be a signature line
+    texts = [n.data for n in nodes if isinstance(n, _Text)]
+    if not "".join(texts).strip() and not any(
+        isinstance(n, _Element) and n.tag == "img" for n in nodes
+    ):
+        return True
+    lines = [line.strip() for line in _text(node).split("\n") if line.strip()]
+    return bool(lines) and all(
+        _is_device_signature(line) or line == "--" or _attribution(line) for line in lines
+    )
+
+
+def _trim_tail(children: list[_Node], removed: set[int]) -> None:
+    """Move the cut back over what a client writes just above a quote."""
+    while True:
+        for child in reversed(children):
+            if id(child) in removed:
+                continue
+            if _removable_tail(child):
+                removed.add(id(child))
+                continue
+            if isinstance(child, _Element) and child.tag not in _VOID:
+                children = child.children  # look inside the last block that has content
+                break
+            return
+        else:
+            return
+
+
+def _render(root: _Element, removed: set[int], holds: set[int]) -> tuple[str, str]:
+    """Serialize the tree into the reply (what is kept, with the wrappers of the cut) and the
+    quoted part (the removed subtrees, in document order). Iterative: mail can nest deeply."""
+    reply: list[str] = []
+    quoted: list[str] = []
+    stack: list[_Node | str] = [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            reply.append(item)  # a closing tag of a wrapper
+        elif id(item) in removed:
+            _serialize(item, quoted)
+        elif id(item) not in holds:
+            _serialize(item, reply)
+        else:
+            assert isinstance(item, _Element)
+            if item.tag != "#root":
+                reply.append(item.start_tag())
+                if item.tag not in _VOID:
+                    stack.append(f"</{item.tag}>")
+            stack.extend(reversed(item.children))
+    return "".join(reply), "".join(quoted)
+
+
+def _serialize(node: _Node, out: list[str]) -> None:
+    stack: list[_Node | str] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, _Text):
+            out.append(_escape(item.data, quote=False))
+        else:
+            if item.tag != "#root":
+                out.append(item.start_tag())
+                if item.tag in _VOID:
+                    continue
+                stack.append(f"</{item.tag}>")
+            stack.extend(reversed(item.children))
+
+
+def split_html(html: str) -> Split:
+    """Split a (sanitized) HTML body into the new part and the quoted part, as HTML fragments.
+
+    The history starts at the first element a mail client marks as quoted (Gmail's
+    gmail_quote, Outlook's divRplyFwdMsg, Thunderbird's moz-cite-prefix, Yahoo's yahoo_quoted,
+    Apple's <blockquote type="cite">), at an unmarked Outlook "From:/Sent:" block or an
+    "On … wrote:" line, or at a trailing <blockquote>. A blockquote with an answer after it is
+    an inline reply and stays.
+    """
+    builder = _TreeBuilder()
+    builder.feed(html)
+    builder.close()
+    root = builder.root
+    cut = _find_cut(root)
+    if cut is None:
+        return Split(reply=html.rstrip(), quoted="")
+    removed: set[int] = set()
+    node: _Node = cut
+    while node.parent is not None:  # the cut and everything after it in document order
+        siblings = node.parent.children
+        for sibling in (
+            siblings[siblings.index(node) :]
+            if node is cut
+            else siblings[siblings.index(node) + 1 :]
+        ):
+            removed.add(id(sibling))
+        node = node.parent
+    _trim_tail(root.children, removed)
+    holds: set[int] = set()
+    for n in _walk(root):
+        if id(n) in removed:
+            parent = n.parent
+            while parent is not None and id(parent) not in holds:
+                holds.add(id(parent))
+                parent = parent.parent
+    reply_html, quoted_html = _render(root, removed, holds)
+    if not _has_content_html(reply_html):
+        return Split(reply=html.rstrip(), quoted="")
+    return Split(reply=reply_html.rstrip(), quoted=quoted_html.strip())
+
+
+def _has_content_html(fragment: str) -> bool:
+    builder = _TreeBuilder()
+    builder.feed(fragment)
+    builder.close()
+    return _has_content(builder.root)
