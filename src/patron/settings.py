@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "patron.portal",
     "patron.admin_ui",
     "patron.notifications",
+    "patron.mail",
 ]
 
 MIDDLEWARE = [

@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 
 from patron.core import permissions
 from patron.core.errors import IllegalTransition, InvalidInput
@@ -49,6 +50,7 @@ class Upload:
     filename: str
     content_type: str
     content: bytes
+    content_id: str | None = None  # an inline image the HTML body shows as cid:<content_id>
 
 
 def max_attachment_bytes() -> int:
@@ -67,6 +69,7 @@ def check_uploads(uploads: Sequence[Upload]) -> None:
 
 
 def _store_uploads(message: Message, uploads: Sequence[Upload]) -> None:
+    inline: dict[str, str] = {}
     for upload in uploads:
         digest = hashlib.sha256(upload.content).hexdigest()
         attachment = Attachment(
@@ -78,6 +81,21 @@ def _store_uploads(message: Message, uploads: Sequence[Upload]) -> None:
         )
         attachment.file.save(upload.filename, ContentFile(upload.content), save=False)
         attachment.save()
+        if upload.content_id:
+            inline[upload.content_id] = reverse(
+                "ticket_attachment", args=[message.ticket.number, attachment.pk]
+            )
+    if inline and "cid:" in message.body_html:
+        message.body_html = _rewrite_cid(message.body_html, inline)
+        message.save(update_fields=["body_html"])
+
+
+def _rewrite_cid(html: str, urls: Mapping[str, str]) -> str:
+    """Point inline images (src="cid:…") at their stored attachments."""
+    for content_id, url in urls.items():
+        for quote in ('"', "'"):
+            html = html.replace(f"src={quote}cid:{content_id}{quote}", f"src={quote}{url}{quote}")
+    return html
 
 
 def next_ticket_number() -> int:
