@@ -14,6 +14,8 @@ from tests.core.conftest import wait_until
 
 ALL_JOBS = [job.name for job in PERIODIC_JOBS]
 SHORTEST = min(PERIODIC_JOBS, key=lambda job: job.every)
+# Every job that shares the shortest interval (several jobs may run every 30 s).
+SHORTEST_NAMES = [job.name for job in PERIODIC_JOBS if job.every == SHORTEST.every]
 
 
 @pytest.mark.django_db
@@ -52,7 +54,7 @@ def test_it_fires_a_job_again_once_its_interval_has_passed(now: datetime) -> Non
 
     fired = fire_due_jobs(now + SHORTEST.every)
 
-    assert fired == [SHORTEST.name]
+    assert fired == SHORTEST_NAMES
     assert ScheduledJob.objects.get(name=SHORTEST.name).next_run_at == now + 2 * SHORTEST.every
 
 
@@ -76,7 +78,7 @@ def test_it_fires_each_job_once_when_schedulers_race_in_threads(now: datetime) -
     for thread in threads:
         thread.join(timeout=30)
 
-    assert sorted(name for fired in results for name in fired) == [SHORTEST.name]
+    assert sorted(name for fired in results for name in fired) == sorted(SHORTEST_NAMES)
     assert len(results) == 4
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 
-from patron.people.models import Availability, CustomFieldDefinition, Role, Team
+from patron.people.models import Availability, CustomFieldDefinition, EmailDigest, Role, Team
 from patron.people.segments import OPS
 
 GENERATED_PASSWORD_BYTES = 12
@@ -80,6 +80,12 @@ class AgentEditForm(forms.Form):
     )
     active = forms.BooleanField(
         required=False, label="Active (unchecked: the agent can no longer log in)"
+    )
+    email_digest = forms.ChoiceField(
+        choices=EmailDigest.choices,
+        required=False,  # a form posted without it leaves the agent's choice as it is
+        label="Email digest",
+        help_text="How often unread notifications are emailed; agents can change it themselves.",
     )
 
     def clean_skills(self) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,6 +28,7 @@ from patron.admin_ui.forms import (
 )
 from patron.core import permissions
 from patron.core.errors import InvalidInput
+from patron.notifications import services as notification_settings
 from patron.people import services as people
 from patron.people.models import AgentProfile, CustomFieldDefinition, Segment, Team
 
@@ -125,23 +127,29 @@ def agent_edit(request: HttpRequest, profile_id: int) -> HttpResponse:
         "availability": profile.availability,
         "restricted_to_teams": profile.restricted_to_teams,
         "active": profile.user.is_active,
+        "email_digest": profile.email_digest,
     }
     form = AgentEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            people.update_agent(
-                profile,
-                actor=admin,
-                role=data["role"],
-                teams=data["teams"],
-                skills=data["skills"],
-                languages=data["languages"],
-                capacity=data["capacity"],
-                availability=data["availability"],
-                restricted_to_teams=data["restricted_to_teams"],
-                active=data["active"],
-            )
+            with transaction.atomic():
+                people.update_agent(
+                    profile,
+                    actor=admin,
+                    role=data["role"],
+                    teams=data["teams"],
+                    skills=data["skills"],
+                    languages=data["languages"],
+                    capacity=data["capacity"],
+                    availability=data["availability"],
+                    restricted_to_teams=data["restricted_to_teams"],
+                    active=data["active"],
+                )
+                if data["email_digest"]:
+                    notification_settings.set_email_digest(
+                        profile, actor=admin, frequency=data["email_digest"]
+                    )
         except InvalidInput as refused:
             _refuse(form, refused)
             profile.refresh_from_db()

@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.tasks import Task
 
 from patron.core import tasks as core_tasks
+from patron.notifications import tasks as notification_tasks
 
 
 @dataclass(frozen=True)
@@ -31,5 +32,11 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         name="prune_task_results",
         task=core_tasks.prune_task_results,
         every=timedelta(days=1),
+    ),
+    # Hourly: each agent's preference (hourly, daily at 08:00 their time) decides who is due.
+    PeriodicJob(
+        name="notification_digests",
+        task=notification_tasks.send_due_digests,
+        every=timedelta(hours=1),
     ),
 )

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from patron.core import notifications, permissions
-from patron.core.errors import NotAllowed
+from patron.core.errors import InvalidInput, NotAllowed
+from patron.notifications import digest, services
+from patron.notifications.forms import NotificationSettingsForm
+from patron.people.models import AgentProfile
 
 PAGE_SIZE = 25
+INVALID_FORM = 400
 
 
 def clock() -> datetime:
@@ -82,3 +87,35 @@ def open_notification(request: HttpRequest, notification_id: int) -> HttpRespons
         return redirect("notification_list")
     notifications.mark_read(user, [found.pk], clock())
     return redirect("ticket_detail", number=found.ticket.number)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_settings(request: HttpRequest) -> HttpResponse:
+    """The agent's own notification settings: how often unread notifications are emailed."""
+    user = _agent(request)
+    profile = AgentProfile.objects.get(user=user)
+    form = NotificationSettingsForm(
+        request.POST or None, initial={"email_digest": profile.email_digest}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.set_email_digest(
+                profile, actor=user, frequency=form.cleaned_data["email_digest"]
+            )
+        except InvalidInput as refused:
+            form.add_error("email_digest", str(refused))
+        else:
+            messages.success(request, "Notification settings saved.")
+            return redirect("notification_settings")
+    return render(
+        request,
+        "notifications/settings.html",
+        {
+            "form": form,
+            "profile": profile,
+            "time_zone": digest.time_zone_of(profile),
+            "daily_hour": digest.DAILY_HOUR,
+        },
+        status=INVALID_FORM if form.is_bound else 200,
+    )

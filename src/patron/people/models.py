@@ -189,6 +189,14 @@ class Availability(models.TextChoices):
     OFFLINE = "offline", "Offline"
 
 
+class EmailDigest(models.TextChoices):
+    """How often an agent is emailed the notifications they have not read in the bell."""
+
+    OFF = "off", "Off"
+    HOURLY = "hourly", "Hourly"
+    DAILY = "daily", "Daily"
+
+
 class AgentProfile(models.Model):
     """What a Django user may do in the desk and what work suits them."""
 
@@ -207,6 +215,32 @@ class AgentProfile(models.Model):
         max_length=16, choices=Availability.choices, default=Availability.OFFLINE
     )
     time_zone = models.CharField(max_length=64, blank=True)
+    # Daily by default: the bell is where agents work, so the digest is a safety net for what
+    # they missed while away, not a second inbox. Once a day, in the morning of their own time
+    # zone (as help desks with digests do, e.g. Ochre's at 08:00 local), reaches an agent who
+    # was off without the noise of hourly mail; off by default would leave notifications to
+    # absent agents unseen. Hourly is a choice for those who live in their mail.
+    email_digest = models.CharField(
+        max_length=16,
+        choices=EmailDigest.choices,
+        default=EmailDigest.DAILY,
+        help_text="How often unread notifications are emailed.",
+    )
+    last_digest_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the last digest was due for this agent (sent, or nothing to send).",
+    )
+    # Notification ids grow as rows are written, while `created_at` is the event's time and
+    # a consumer retried later writes an older one; so the id, not the time, marks what the
+    # last digest covered, and a late notification is in the next digest, never in none.
+    last_digest_notification_id = models.BigIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The newest notification the last digest covered.",
+    )
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role})"

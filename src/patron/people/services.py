@@ -591,7 +591,12 @@ def update_agent(
             profile.availability = availability
         if restricted_to_teams is not None:
             profile.restricted_to_teams = restricted_to_teams
-        profile.save()
+        # Only what this function edits: a digest run may be writing last_digest_* meanwhile.
+        profile.save(
+            update_fields=[
+                "role", "skills", "languages", "capacity", "availability", "restricted_to_teams",
+            ]
+        )  # fmt: skip
         if teams is not None:
             profile.teams.set(list(teams))
         user = profile.user

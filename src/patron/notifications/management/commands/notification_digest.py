@@ -1,4 +1,8 @@
-"""`patron manage notification_digest --since-hours 24`: email agents their unread notifications."""
+"""`patron manage notification_digest`: email agents the digests that are due now.
+
+The hourly periodic job `notification_digests` does the same; the command is for a desk that
+runs without the scheduler, or to send at once. Each agent's preference and last digest decide
+what goes out, so running it again, or alongside the job, sends nothing twice."""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from django.utils import timezone
 
 from patron.notifications.digest import send_digests
 
-DEFAULT_SINCE_HOURS = 24
 MAX_SINCE_HOURS = 24 * 366
 
 
@@ -20,19 +23,24 @@ def clock() -> datetime:
 
 
 class Command(BaseCommand):
-    help = "Send each agent with unread notifications one plain-text email listing them."
+    help = (
+        "Send each agent whose email digest is due one plain-text email listing their unread "
+        "notifications since their last digest."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--since-hours",
             type=int,
-            default=DEFAULT_SINCE_HOURS,
-            help="Only notifications created in the last N hours (default 24).",
+            default=None,
+            help="Leave out notifications created more than N hours ago "
+            "(default: everything since each agent's last digest).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         hours = options["since_hours"]
-        if not 0 < hours <= MAX_SINCE_HOURS:
+        if hours is not None and not 0 < hours <= MAX_SINCE_HOURS:
             raise CommandError(f"--since-hours must be between 1 and {MAX_SINCE_HOURS}.")
-        sent = send_digests(now=clock(), since=timedelta(hours=hours))
+        since = timedelta(hours=hours) if hours is not None else None
+        sent = send_digests(now=clock(), since=since)
         self.stdout.write(f"Sent {sent} digest email{'s' if sent != 1 else ''}.")
