@@ -103,6 +103,7 @@ def test_it_lists_every_consumer_by_name() -> None:
         "notify_followers",
         "search_index",
         "notify_account_manager",
+        "send_reply_mail",
     ]
     assert consumers.consumers_for(EventKind.FOLLOWED) == []
     assert consumers.consumer_named("notify_followers") is notify_followers

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from patron.core import notifications
+from patron.mail import outbound as mail_outbound
 from patron.search import services as search_services
 from patron.tickets import consumers as ticket_consumers
 from patron.tickets.models import EventKind, TicketEvent
@@ -47,6 +48,11 @@ CONSUMERS: tuple[Consumer, ...] = (
         name="notify_account_manager",
         kinds=frozenset({EventKind.CREATED, EventKind.MESSAGE_ADDED}),
         handle=notifications.notify_account_manager,
+    ),
+    Consumer(
+        name="send_reply_mail",
+        kinds=frozenset({EventKind.MESSAGE_ADDED}),
+        handle=mail_outbound.send_reply_mail,
     ),
 )
 

@@ -12,6 +12,8 @@ from datetime import timedelta
 from django.tasks import Task
 
 from patron.core import tasks as core_tasks
+from patron.mail import outbound_tasks as mail_outbound_tasks
+from patron.mail import tasks as mail_tasks
 from patron.notifications import tasks as notification_tasks
 
 
@@ -38,5 +40,17 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         name="notification_digests",
         task=notification_tasks.send_due_digests,
         every=timedelta(hours=1),
+    ),
+    # Stored mail whose processing task was lost (a worker killed, a broker down) is queued again.
+    PeriodicJob(
+        name="process_pending_mail",
+        task=mail_tasks.process_pending_mail,
+        every=timedelta(seconds=60),
+    ),
+    # Queued outbound mail that is due: retries after an SMTP outage, and sends whose task was lost.
+    PeriodicJob(
+        name="send_due_mail",
+        task=mail_outbound_tasks.send_due_mail,
+        every=timedelta(seconds=30),
     ),
 )

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from patron.core import permissions, presence
 from patron.core.errors import InvalidInput, PatronError
+from patron.mail import queries as mail_queries
 from patron.people import queries as people_queries
 from patron.people.models import CustomFieldDefinition, Organization, Team
 from patron.tickets import queries, services
@@ -136,6 +137,13 @@ def describe(
             return f"{actor} split a message off into #{data.get('into')}"
         case EventKind.REQUESTER_CHANGED:
             return f"{actor} changed the requester"
+        case "mail_bounced":  # written by patron.mail.outbound from a delivery report
+            what = "The acknowledgement" if data.get("automatic") else "The reply"
+            to = data.get("recipient") or "the recipient"
+            reason = " ".join(str(data.get(k) or "") for k in ("status", "diagnostic")).strip()
+            if data.get("delayed"):
+                return f"{what} to {to} is delayed, the receiving server still tries: {reason}"
+            return f"{what} to {to} bounced: {reason or 'no reason given'}"
     return f"{actor}: {event.get_kind_display()}"
 
 
@@ -233,11 +241,29 @@ def _poll_seconds(request: HttpRequest) -> int:
     return max(MIN_POLL_SECONDS, min(asked, default))
 
 
+def _attach_mail(request: HttpRequest, ticket: Ticket, conversation: list[Message]) -> None:
+    """Give each message its mail (`message.mail`: how it arrived or its delivery state), in
+    two queries for the whole conversation; with `?images=<message id>`, that inbound message's
+    HTML with its remote images (`message.remote_html`), which the agent asked to see."""
+    mail = mail_queries.mail_for_messages(m.pk for m in conversation)
+    wanted = request.GET.get("images", "")
+    for message in conversation:
+        found = mail.get(message.pk)
+        message.mail = found  # type: ignore[attr-defined]
+        message.remote_html = ""  # type: ignore[attr-defined]
+        if found is not None and found.inbound is not None and wanted == str(message.pk):
+            inbound = mail_queries.inbound_for_message(ticket, message.pk)
+            if inbound is not None and inbound.remote_images:
+                html = mail_queries.html_with_remote_images(ticket, message, inbound)
+                message.remote_html = html  # type: ignore[attr-defined]
+
+
 def _render_page(
     request: HttpRequest, ticket: Ticket, *, composer: Composer | None = None, status: int = 200
 ) -> HttpResponse:
     user = _user(request)
     conversation = list(ticket.messages.all())
+    _attach_mail(request, ticket, conversation)
     previous, following = _neighbours(user, ticket)
     view = request.GET.get("view", "")
     context = {

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patron.tickets import create_views, inbox_views, ticket_views
+from patron.tickets import create_views, inbox_views, mail_views, ticket_views
 
 urlpatterns = [
     path("", inbox_views.inbox_page, name="ticket_list"),
@@ -26,4 +26,14 @@ urlpatterns = [
         name="ticket_attachment",
     ),
     path("<int:number>/presence", ticket_views.ticket_presence, name="ticket_presence"),
+    path(
+        "<int:number>/mail/<int:outbound_id>/retry",
+        mail_views.retry_mail,
+        name="ticket_mail_retry",
+    ),
+    path(
+        "<int:number>/messages/<int:message_id>/original.eml",
+        mail_views.raw_message,
+        name="ticket_message_raw",
+    ),
 ]
