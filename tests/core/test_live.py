@@ -55,6 +55,12 @@ def as_user(user: object) -> User:
     return user
 
 
+@pytest.fixture(autouse=True)
+def _no_shared_counts() -> None:
+    """Event ids are reused after a test's rollback; counts cached by id must not carry over."""
+    live._SHARED_COUNTS.clear()
+
+
 # Framing
 
 
@@ -218,6 +224,37 @@ def test_view_counts_follow_events_at_most_once_a_second(now: datetime) -> None:
     counts = frames_named(session.poll(now=now), "counts")
     assert len(counts) == 1
     assert counts[0]["all_open"] == int(str(initial[0]["all_open"])) + 1
+
+
+@pytest.mark.django_db
+def test_shared_counts_equal_each_agents_own(now: datetime) -> None:
+    """Built-in counts are computed once for everyone who sees every ticket; "My open", saved
+    views and restricted agents' counts stay their own."""
+    from patron.tickets import inbox
+    from patron.tickets.models import SavedView
+
+    team = factories.team()
+    alice = as_user(factories.agent())
+    bob = as_user(factories.agent(teams=(team,)))
+    restricted = as_user(factories.agent(teams=(team,), restricted=True))
+    factories.ticket(now=now, assignee=alice)
+    factories.ticket(now=now, assignee=bob, team=team, priority="high")
+    factories.ticket(now=now)
+    SavedView.objects.create(
+        name="High", owner=bob, conditions=[{"field": "priority", "op": "eq", "value": "high"}]
+    )
+    cursor = live.latest_event_id()
+    for user in (alice, bob, restricted, alice):
+        saved = list(inbox.saved_views_for(user))
+        expected = inbox.view_counts(user, saved, now=now)
+        assert live.view_counts(user, as_of=cursor, now=now) == expected
+    assert live.view_counts(alice, as_of=cursor, now=now)["mine"] == 1
+    assert live.view_counts(restricted, as_of=cursor, now=now)["all_open"] == 1
+
+    factories.ticket(now=now, assignee=alice)  # a newer event: the shared entry is stale
+    newer = live.latest_event_id()
+    assert live.view_counts(bob, as_of=newer, now=now)["all_open"] == 4
+    assert live.view_counts(alice, as_of=newer, now=now)["mine"] == 2
 
 
 @pytest.mark.django_db

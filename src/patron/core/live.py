@@ -14,6 +14,7 @@ a commit when `REDIS_URL` is set.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from patron.core import notifications, permissions, presence
+from patron.core.errors import InvalidInput
 from patron.core.models import Notification, Presence
 from patron.tickets.models import Ticket, TicketEvent
 
@@ -149,11 +151,15 @@ class Session:
 
     def poll(self, *, now: datetime | None = None) -> list[str]:
         """Read what changed since the last poll and return the frames to send, in order."""
-        frames = self._ticket_frames()
-        frames += self._bell_frames()
-        frames += self._counts_frames()
-        frames += self._presence_frames(now or timezone.now())
-        return frames
+        return self.poll_events() + self.poll_extras(now=now)
+
+    def poll_events(self) -> list[str]:
+        """The new ticket events and the bell: cheap, and what a colleague waits for."""
+        return self._ticket_frames() + self._bell_frames()
+
+    def poll_extras(self, *, now: datetime | None = None) -> list[str]:
+        """View counts and presence: sent after the events, so counting never delays them."""
+        return self._counts_frames() + self._presence_frames(now or timezone.now())
 
     def _ticket_frames(self) -> list[str]:
         ids = list(
@@ -209,11 +215,7 @@ class Session:
             return []
         if self.clock() < self._counts_at + COUNTS_INTERVAL_SECONDS:
             return []
-        from patron.tickets import inbox
-
-        now = timezone.now()
-        saved = list(inbox.saved_views_for(self.user))
-        counts = inbox.view_counts(self.user, saved, now=now)
+        counts = view_counts(self.user, as_of=self.cursor, now=timezone.now())
         self._counts_due = False
         self._counts_at = self.clock()
         return [frame("counts", json.dumps(counts))]
@@ -228,3 +230,40 @@ class Session:
             return []
         self._presence = html
         return [frame("presence", html)]
+
+
+# The built-in views' counts are the same for every agent who sees every ticket, except "My
+# open": one computation serves all of a process's streams (50 agents would otherwise run the
+# same aggregate 50 times per reply). Each entry remembers the newest event id committed before
+# it was counted, so a stream that has read past it counts again.
+_SHARED_COUNTS: dict[str, tuple[int, float, dict[str, int]]] = {}
+SHARED_COUNTS_MAX_AGE_SECONDS = 5.0  # time moves views too ("Solved, last 7 days")
+_SHARED_LOCK = threading.Lock()
+PERSONAL_VIEWS = ("mine",)
+
+
+def view_counts(user: User, *, as_of: int, now: datetime) -> dict[str, int]:
+    """The inbox's counts for `user`, reflecting at least every event up to `as_of`."""
+    from patron.tickets import inbox
+
+    saved = list(inbox.saved_views_for(user))
+    if not permissions.sees_every_ticket(user):
+        return inbox.view_counts(user, saved, now=now)
+    with _SHARED_LOCK:
+        cached = _SHARED_COUNTS.get("all")
+        fresh = time.monotonic() - SHARED_COUNTS_MAX_AGE_SECONDS
+        if cached is None or cached[0] < as_of or cached[1] < fresh:
+            newest = latest_event_id()
+            cached = (newest, time.monotonic(), inbox.view_counts(user, [], now=now))
+            _SHARED_COUNTS["all"] = cached
+    counts = {key: value for key, value in cached[2].items() if key not in PERSONAL_VIEWS}
+    tickets = inbox.base_tickets(user)
+    for key in PERSONAL_VIEWS:
+        counts[key] = tickets.filter(inbox.BUILTIN_BY_KEY[key].filter(user, now)).count()
+    for saved_view in saved:
+        try:
+            q = inbox.ticket_conditions_q(saved_view.conditions)
+        except InvalidInput:
+            continue  # an edited-away field; the view page shows the reason
+        counts[f"{inbox.SAVED_PREFIX}{saved_view.pk}"] = tickets.filter(q).count()
+    return counts

@@ -43,12 +43,20 @@ def is_admin(user: AnyUser) -> bool:
     return role_of(user) == Role.ADMIN
 
 
+def sees_every_ticket(user: AnyUser) -> bool:
+    """Admins, supervisors and agents not restricted to their teams."""
+    profile = profile_of(user)
+    if profile is None:
+        return False
+    return profile.role in (Role.ADMIN, Role.SUPERVISOR) or not profile.restricted_to_teams
+
+
 def visible_tickets(user: AnyUser, tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
     """Narrow a ticket queryset to what this user may see."""
     profile = profile_of(user)
     if profile is None:
         return tickets.none()
-    if profile.role in (Role.ADMIN, Role.SUPERVISOR) or not profile.restricted_to_teams:
+    if sees_every_ticket(user):
         return tickets
     team_ids = list(profile.teams.values_list("pk", flat=True))
     return tickets.filter(Q(team_id__in=team_ids) | Q(assignee_id=profile.user_id))

@@ -160,14 +160,19 @@ async def events(
         last_sent = started
         while True:
             seen = the_hub.version
-            try:
-                frames = await in_thread(session.poll)
-            except DatabaseError:
-                logger.warning("a live stream could not read the database", exc_info=True)
-                frames = []
+            frames: list[str] = []
+            # Events first, on their own: counting the views must never delay them.
+            for part in (session.poll_events, session.poll_extras):
+                try:
+                    batch = await in_thread(part)
+                except DatabaseError:
+                    logger.warning("a live stream could not read the database", exc_info=True)
+                    batch = []
+                if batch:
+                    yield "".join(batch)
+                frames += batch
             now = time.monotonic()
             if frames:
-                yield "".join(frames)
                 last_sent = now
             elif now - last_sent >= KEEPALIVE_SECONDS:
                 yield ": keep-alive\n\n"
