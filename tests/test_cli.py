@@ -26,6 +26,7 @@ from django.test import Client
 
 from patron.cli import main
 from patron.people.models import Role
+from tests.mail.servers import message
 
 SUBPROCESS_TIMEOUT = 180
 SERVE_START_TIMEOUT = 90
@@ -242,3 +243,82 @@ def test_it_stops_everything_and_says_which_child_died(tmp_path: Path) -> None:
     assert "the web server stopped unexpectedly" in result.stderr
     assert len(pids) == 3
     assert not [pid for pid in pids if is_running(pid)]
+
+
+# --- patron mail (the end-to-end listener and pipe runs are in tests/mail/test_inbound.py) ------
+
+
+def test_mail_without_an_action_shows_the_actions(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["mail"])
+
+    assert code == 2
+    output = capsys.readouterr().out
+    for action in ("listen", "pipe", "poll", "retry-failed"):
+        assert action in output
+
+
+def test_mail_listen_refuses_a_port_that_is_not_one(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["mail", "listen", "--port", "smtp"])
+
+    assert exited.value.code == 2
+    assert "'smtp' is not a port number" in capsys.readouterr().err
+
+
+@pytest.mark.django_db
+def test_mail_poll_names_the_mailboxes_when_one_is_unknown(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from patron.mail.models import Mailbox
+
+    Mailbox.objects.create(address="support@desk.example")
+
+    code = main(["mail", "poll", "--mailbox", "sales@desk.example"])
+
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "there is no mailbox sales@desk.example (mailboxes: support@desk.example)." in err
+
+
+@pytest.mark.django_db
+def test_mail_poll_refuses_a_mailbox_that_is_not_polled(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from patron.mail.models import Mailbox
+
+    Mailbox.objects.create(address="support@desk.example", inbound=Mailbox.Inbound.PIPE)
+
+    code = main(["mail", "poll", "--mailbox", "support@desk.example"])
+
+    assert code == 1
+    assert "does not receive its mail by IMAP" in capsys.readouterr().err
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mail_retry_failed_processes_failed_mail_again(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from django.utils import timezone
+
+    from patron.mail import services
+    from patron.mail.models import InboundMail, Mailbox
+
+    mailbox = Mailbox.objects.create(
+        address="support@desk.example", inbound="pipe", allow_unknown_senders=False
+    )
+    mail = services.receive_raw(
+        message(1, to="support@desk.example"),
+        mailbox=mailbox,
+        source="pipe",
+        received_at=timezone.now(),
+    )
+    mail.refresh_from_db()
+    assert mail.state == InboundMail.State.FAILED  # an unknown sender
+    Mailbox.objects.filter(pk=mailbox.pk).update(allow_unknown_senders=True)
+
+    code = main(["mail", "retry-failed", "--mailbox", "support@desk.example"])
+
+    assert code == 0
+    assert "Queued 1 failed mail for processing again." in capsys.readouterr().out
+    mail.refresh_from_db()
+    assert mail.state == InboundMail.State.PROCESSED, mail.reason

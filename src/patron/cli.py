@@ -1,10 +1,12 @@
-"""The `patron` command: demo, serve, worker, beat, createadmin, check, and Django's own commands.
+"""The `patron` command: demo, serve, worker, beat, createadmin, check, mail, and Django's commands.
 
     patron demo                 migrate, make an admin, load demo data, then serve
     patron serve                web server + one worker + the scheduler, as one supervised command
     patron worker / patron beat background work and schedules (run separately with Celery)
     patron createadmin          an admin who can log in
     patron check                configuration and connectivity, as a table
+    patron mail listen|pipe|poll|retry-failed
+                                the ways mail comes in (docs/email.md)
     patron manage …             any Django management command
 
 The configuration is read first of all: a bad environment value stops the command with one
@@ -26,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -34,10 +37,15 @@ from rich.text import Text
 
 from patron import config
 
+if TYPE_CHECKING:
+    from patron.mail.models import Mailbox
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_INTERRUPTED = 130
+EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and tries again later
+DEFAULT_MAIL_PORT = 2525
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEMO_ADMIN = "admin"
@@ -63,12 +71,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "patron.settings")
     import django
 
+    # An MTA reads `patron mail pipe`'s exit status: anything but 75 would bounce the mail.
+    piping = args_list[:2] == ["mail", "pipe"]
     try:
         config.load()
         django.setup()  # settings.py reads the rest of the variables
     except config.ConfigError as error:
         fail(str(error))
-        return EXIT_CONFIG
+        return EX_TEMPFAIL if piping else EXIT_CONFIG
 
     if args_list[:1] == ["manage"]:
         return manage(args_list[1:])
@@ -85,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except OperationalError as error:
         fail(f"cannot use the database ({error}); `patron check` shows the configuration.")
-        return EXIT_FAILED
+        return EX_TEMPFAIL if piping else EXIT_FAILED
     return result
 
 
@@ -124,8 +134,42 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="show the configuration and test connections")
     check.set_defaults(run=run_check)
 
+    _add_mail_commands(commands)
+
     commands.add_parser("manage", help="run a Django management command (patron manage help)")
     return parser
+
+
+def _add_mail_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    mail = commands.add_parser("mail", help="receive mail: listen, pipe, poll, retry-failed")
+    mail.set_defaults(run=lambda args: _mail_help(mail))
+    actions = mail.add_subparsers(dest="mail_command", metavar="ACTION")
+
+    listen = actions.add_parser("listen", help="an SMTP (or LMTP) server that stores mail")
+    listen.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
+    listen.add_argument(
+        "--port",
+        type=_listen_port,
+        default=DEFAULT_MAIL_PORT,
+        help=f"default {DEFAULT_MAIL_PORT}; 0 takes a free one",
+    )
+    listen.add_argument("--lmtp", action="store_true", help="speak LMTP instead of SMTP")
+    listen.add_argument("--hostname", help="the name in the greeting (default: this machine's)")
+    listen.set_defaults(run=run_mail_listen)
+
+    pipe = actions.add_parser("pipe", help="store the one message on standard input (for an MTA)")
+    pipe.add_argument(
+        "--mailbox", metavar="ADDRESS", help="default: the envelope recipient (RECIPIENT)"
+    )
+    pipe.set_defaults(run=run_mail_pipe)
+
+    poll = actions.add_parser("poll", help="fetch new mail from the IMAP mailboxes now")
+    poll.add_argument("--mailbox", metavar="ADDRESS", help="only this mailbox")
+    poll.set_defaults(run=run_mail_poll)
+
+    retry = actions.add_parser("retry-failed", help="process every failed mail again")
+    retry.add_argument("--mailbox", metavar="ADDRESS", help="only this mailbox's")
+    retry.set_defaults(run=run_mail_retry_failed)
 
 
 def _port(value: str) -> int:
@@ -136,6 +180,10 @@ def _port(value: str) -> int:
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not between 1 and 65535")
     return port
+
+
+def _listen_port(value: str) -> int:
+    return 0 if value.strip() == "0" else _port(value)
 
 
 def _add_listen_arguments(parser: argparse.ArgumentParser) -> None:
@@ -172,6 +220,121 @@ def run_beat(args: argparse.Namespace) -> int:
     from patron.core import runner
 
     return runner.run_beat()
+
+
+# --- mail --------------------------------------------------------------------------------------
+
+
+def _mail_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return EXIT_CONFIG
+
+
+def _mailbox(address: str) -> Mailbox | None:
+    from patron.mail.models import Mailbox
+
+    found = Mailbox.objects.filter(address__iexact=address.strip()).first()
+    if found is None:
+        known = ", ".join(Mailbox.objects.values_list("address", flat=True)) or "none yet"
+        fail(f"there is no mailbox {address.strip()} (mailboxes: {known}).")
+    return found
+
+
+def run_mail_listen(args: argparse.Namespace) -> int:
+    from patron.mail import inbound, listener, services
+
+    protocol: Literal["smtp", "lmtp"] = "lmtp" if args.lmtp else "smtp"
+    handler = listener.MailHandler(
+        store=inbound.listener_store,
+        accepts=inbound.listener_accepts,
+        max_bytes=services.max_raw_bytes(),
+    )
+    shown_host = f"[{args.host}]" if ":" in args.host else args.host
+
+    def ready(port: int) -> None:
+        out.print(
+            f"Listening for {protocol.upper()} on {shown_host}:{port} "
+            f"(messages up to {handler.max_bytes // (1024 * 1024)} MB; Ctrl-C stops it)",
+            markup=False,
+            highlight=False,
+        )
+
+    try:
+        listener.serve(
+            args.host,
+            args.port,
+            protocol=protocol,
+            handler=handler,
+            ready=ready,
+            hostname=args.hostname,
+        )
+    except OSError as error:
+        fail(f"cannot listen on {shown_host}:{args.port}: {error.strerror or error}.")
+        return EXIT_FAILED
+    out.print("Stopped.")
+    return EXIT_OK
+
+
+def run_mail_pipe(args: argparse.Namespace) -> int:
+    """Exit 0 stored, 75 try again later (database down, no such mailbox), 65 never (too big,
+    empty): the statuses Postfix and Exim act on; one line on stderr says why."""
+    import logging
+
+    from patron.mail import inbound, pipe, services
+
+    # Only the one line below goes to stderr, which the MTA quotes in its log or bounce.
+    logging.getLogger().setLevel(logging.ERROR)
+    try:
+        limit = services.max_raw_bytes()
+    except Exception as error:
+        fail(f"mail pipe: temporary failure, the message was not stored ({error}); retry later")
+        return EX_TEMPFAIL
+    return pipe.pipe(sys.stdin.buffer, store=inbound.PipeStore(args.mailbox), max_bytes=limit)
+
+
+def run_mail_poll(args: argparse.Namespace) -> int:
+    from django.utils import timezone
+
+    from patron.mail import inbound
+    from patron.mail.models import Mailbox
+
+    if args.mailbox:
+        found = _mailbox(args.mailbox)
+        if found is None:
+            return EXIT_FAILED
+        if found.inbound != Mailbox.Inbound.IMAP or not found.imap_host:
+            fail(f"{found.address} does not receive its mail by IMAP; nothing to poll.")
+            return EXIT_FAILED
+        mailboxes = [found]
+    else:
+        mailboxes = inbound.imap_mailboxes()
+        if not mailboxes:
+            out.print("No active IMAP mailbox; add one under Settings → Email.")
+            return EXIT_OK
+    failed = 0
+    for mailbox in mailboxes:
+        with out.status(f"Polling {mailbox.address}…"):
+            summary = inbound.poll_mailbox(mailbox, now=timezone.now())
+        if summary.ok:
+            out.print(str(summary), markup=False, highlight=False)
+        else:
+            failed += 1
+            fail(str(summary))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def run_mail_retry_failed(args: argparse.Namespace) -> int:
+    from patron.mail import inbound
+
+    mailboxes = None
+    if args.mailbox:
+        found = _mailbox(args.mailbox)
+        if found is None:
+            return EXIT_FAILED
+        mailboxes = [found]
+    count = inbound.retry_failed(mailboxes)
+    out.print(f"Queued {count} failed mail{'' if count == 1 else 's'} for processing again.")
+    return EXIT_OK
 
 
 # --- createadmin and demo ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ urlpatterns = [
     path("search/", include("patron.search.urls")),
     path("people/", include("patron.people.urls")),
     path("support/", include("patron.portal.urls")),
+    path("settings/mail/", include("patron.mail.urls")),
     path("settings/", include("patron.admin_ui.urls")),
     path("notifications/", include("patron.notifications.urls")),
     path("admin/", admin.site.urls),

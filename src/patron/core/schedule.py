@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.tasks import Task
 
 from patron.core import tasks as core_tasks
+from patron.mail import inbound as mail_inbound
 from patron.mail import outbound_tasks as mail_outbound_tasks
 from patron.mail import tasks as mail_tasks
 from patron.notifications import tasks as notification_tasks
@@ -40,6 +41,12 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         name="notification_digests",
         task=notification_tasks.send_due_digests,
         every=timedelta(hours=1),
+    ),
+    # IMAP mailboxes: one poll task per active mailbox (the listener and the pipe need none).
+    PeriodicJob(
+        name="poll_mailboxes",
+        task=mail_inbound.poll_mailboxes,
+        every=timedelta(seconds=60),
     ),
     # Stored mail whose processing task was lost (a worker killed, a broker down) is queued again.
     PeriodicJob(
