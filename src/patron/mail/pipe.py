@@ -25,7 +25,9 @@ EX_TEMPFAIL = 75
 
 
 def envelope_from_environment(environ: Mapping[str, str] | None = None) -> Envelope:
-    """The envelope Postfix's local(8) and pipe(8) pass as SENDER and RECIPIENT variables."""
+    """The envelope from the SENDER and RECIPIENT variables Postfix's local(8) sets (aliases,
+    mailbox_command). pipe(8) sets none: pass ${sender} and ${original_recipient} as arguments
+    through a wrapper that exports them (docs/email.md shows one)."""
     env = os.environ if environ is None else environ
     recipient = env.get("ORIGINAL_RECIPIENT") or env.get("RECIPIENT") or ""
     return Envelope(
