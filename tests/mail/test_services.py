@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from patron.mail import services
 from patron.mail.models import InboundMail, Mailbox
@@ -81,3 +81,39 @@ def test_garbage_is_stored_and_failed_with_a_reason(mailbox: Mailbox, now: datet
     assert stored.state == InboundMail.State.FAILED
     assert stored.reason
     assert bytes(stored.raw) == b"\x00\xff not a mail at all"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mail_with_no_usable_from_is_answered_at_its_reply_to(
+    mailbox: Mailbox, now: datetime
+) -> None:
+    raw = (
+        b"From: undisclosed\nReply-To: Ana Lima <ana@customer.example>\n"
+        b"To: support@desk.example\nSubject: Order 77\nMessage-ID: <r2@customer.example>\n\n"
+        b"Where is order 77?\n"
+    )
+    stored = receive(raw, mailbox, now)
+    assert stored.state == InboundMail.State.PROCESSED, stored.reason
+    assert stored.sender == "ana@customer.example"
+    assert stored.ticket is not None
+    assert stored.ticket.requester.primary_email == "ana@customer.example"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_receive_raw_refuses_to_run_inside_a_transaction(mailbox: Mailbox, now: datetime) -> None:
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.receive_raw(mail(), mailbox=mailbox, source="pipe", received_at=now)
+    assert InboundMail.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_processing_writes_the_row_but_never_rewrites_the_raw_bytes(
+    mailbox: Mailbox, now: datetime
+) -> None:
+    with CaptureQueriesContext(connection) as queries:  # the immediate backend processes it
+        stored = services.receive_raw(mail(), mailbox=mailbox, source="pipe", received_at=now)
+    stored.refresh_from_db()
+    assert stored.state == InboundMail.State.PROCESSED
+    updates = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "mail_inboundmail"')]
+    assert len(updates) == 1
+    assert '"raw"' not in updates[0]

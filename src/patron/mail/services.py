@@ -7,6 +7,8 @@ the message through `tickets.services`. Every transport (IMAP, SMTP/LMTP, pipe) 
 from __future__ import annotations
 
 import contextlib
+import email.utils
+import functools
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -17,20 +19,27 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.html import escape
 
+from patron.core import permissions
 from patron.core.errors import InvalidInput, PatronError
 from patron.mail import parsing, quotes, threads
 from patron.mail.models import InboundMail, Mailbox, MailThread, OutboundMail
 from patron.people import services as people
-from patron.people.models import Contact
+from patron.people.models import Contact, Role
 from patron.tickets import services as tickets
 from patron.tickets.models import Channel, Message, Status, Ticket
 
 logger = logging.getLogger(__name__)
 
 # A received mail not processed after this long (its task lost with a dead worker) is enqueued
-# again by the periodic job.
+# again by the periodic job; PATRON_MAIL_PROCESS_GRACE_SECONDS overrides it (tests shorten it).
 PROCESS_GRACE = timedelta(seconds=60)
+
+
+def process_grace() -> timedelta:
+    seconds = getattr(settings, "PATRON_MAIL_PROCESS_GRACE_SECONDS", None)
+    return PROCESS_GRACE if seconds is None else timedelta(seconds=float(seconds))
 
 
 def max_raw_bytes() -> int:
@@ -67,10 +76,9 @@ def receive_raw(
     """
     from patron.mail.tasks import process_inbound
 
-    if transaction.get_connection().in_atomic_block:
-        raise RuntimeError("receive_raw commits by itself; call it outside a transaction")
     digest = hashlib.sha256(raw).hexdigest()
-    with transaction.atomic():
+    # durable: refused inside an outer transaction (RuntimeError), so the commit is real.
+    with transaction.atomic(durable=True):
         mail, created = InboundMail.objects.get_or_create(
             mailbox=mailbox,
             sha256=digest,
@@ -88,11 +96,16 @@ def receive_raw(
     return mail
 
 
+@functools.lru_cache(maxsize=4)
+def _address_of(value: str) -> str:
+    return email.utils.parseaddr(value)[1].strip().lower()
+
+
 def _our_addresses() -> set[str]:
     addresses = {a.lower() for a in Mailbox.objects.values_list("address", flat=True)}
-    default = parsing.parse(f"From: {settings.DEFAULT_FROM_EMAIL}\n\n".encode()).sender
-    if default is not None and default.address:
-        addresses.add(default.address.lower())
+    default = _address_of(str(settings.DEFAULT_FROM_EMAIL))
+    if default:
+        addresses.add(default)
     return addresses
 
 
@@ -101,11 +114,18 @@ def _is_ours(address: str, ours: set[str]) -> bool:
     return address.lower() in ours or f"{local.split('+', 1)[0]}@{domain}" in ours
 
 
+# What processing writes on the mail row: never `raw`, which can be megabytes.
+PROCESSED_FIELDS = [
+    "attempts", "message_id_header", "subject", "sender", "headers", "state", "reason",
+    "processed_at", "ticket", "message", "quoted_text", "quoted_html", "remote_images",
+]  # fmt: skip
+
+
 def _fail(mail: InboundMail, reason: str, *, state: str = InboundMail.State.FAILED) -> None:
     mail.state = state
     mail.reason = reason
     mail.processed_at = timezone.now()
-    mail.save(update_fields=["state", "reason", "processed_at"])
+    mail.save(update_fields=PROCESSED_FIELDS)
 
 
 def _uploads(parsed: parsing.ParsedMail) -> list[tickets.Upload]:
@@ -149,13 +169,12 @@ def _bounce(mail: InboundMail, bounce: parsing.Bounce) -> None:
         _fail(mail, "A delivery report for a message Patron did not send (or cannot find).")
         return
     outbound.mark_bounced(original, bounce, now=mail.received_at)
-    mail.ticket = original.ticket
+    mail.ticket_id = original.ticket_id
     _fail(
         mail,
         f"Delivery report for our mail {bounce.original_message_id}: recorded as a bounce.",
         state=InboundMail.State.IGNORED,
     )
-    mail.save(update_fields=["ticket"])
 
 
 def _cc_contacts(
@@ -164,7 +183,11 @@ def _cc_contacts(
     contacts: list[Contact] = []
     agents: list[User] = []
     for address in (*parsed.cc, *parsed.to):
-        if not address.address or address.address == sender or _is_ours(address.address, ours):
+        if (
+            not address.address
+            or address.address.lower() == sender.lower()
+            or _is_ours(address.address, ours)
+        ):
             continue
         agent = _agent_with_address(address.address)
         if agent is not None:
@@ -197,22 +220,49 @@ def _forwarded_sender(parsed: parsing.ParsedMail) -> parsing.Address | None:
     return None
 
 
-def process(mail: InboundMail) -> None:
+def _effective_sender(parsed: parsing.ParsedMail) -> parsing.Address | None:
+    """Who we answer: From, or Reply-To when From has no usable address."""
+    if parsed.sender is not None and parsed.sender.address:
+        return parsed.sender
+    return next((a for a in parsed.reply_to if a.address), None)
+
+
+def _left_out_note(oversized: Sequence[str]) -> str:
+    """Said in the message itself, so an agent reading it knows a file did not come through."""
+    limit = tickets.max_attachment_bytes() / 1048576
+    files = "; ".join(oversized)
+    return (
+        f"[Patron: attachment left out, over the {limit:.0f} MB limit: {files}. The original "
+        "mail, with the file, is kept in the mail log.]"
+    )
+
+
+def parse(raw: bytes) -> parsing.ParsedMail:
+    """Parse stored bytes with the attachment limit tickets enforce."""
+    return parsing.parse(raw, max_attachment_bytes=tickets.max_attachment_bytes())
+
+
+def process(mail: InboundMail, *, parsed: parsing.ParsedMail | None = None) -> None:
     """Turn one stored mail into a ticket message, or mark why not. Runs in the caller's
-    transaction, which must hold the mail row (see tasks.process_inbound)."""
+    transaction, which must hold the mail row (see tasks.process_inbound); `parsed` is
+    `parse(mail.raw)` when the caller parsed it already."""
+    # The row is written once, when the outcome is known (`_fail` or `_deliver`).
     mail.attempts += 1
-    mail.save(update_fields=["attempts"])
-    parsed = parsing.parse(bytes(mail.raw), max_attachment_bytes=tickets.max_attachment_bytes())
+    if parsed is None:
+        parsed = parse(bytes(mail.raw))
+    sender = _effective_sender(parsed)
     mail.message_id_header = (parsed.message_id or "")[:998]
     mail.subject = parsed.subject[:998]
-    mail.sender = (parsed.sender.address if parsed.sender else "")[:320]
+    mail.sender = (sender.address if sender else "")[:320]
     mail.headers = [list(pair) for pair in parsed.headers]
-    mail.save(update_fields=["message_id_header", "subject", "sender", "headers"])
 
     problem = parsing.is_unprocessable(parsed)
+    if problem is None and sender is None:
+        problem = "no sender address: neither From nor Reply-To can be read"
     if problem is not None:
         _fail(mail, problem)
         return
+    assert sender is not None
     ours = _our_addresses()
     if _is_ours(mail.sender, ours):
         _fail(
@@ -229,14 +279,14 @@ def process(mail: InboundMail) -> None:
                 state=InboundMail.State.PROCESSED,
             )
             .exclude(pk=mail.pk)
+            .values_list("pk", "ticket_id")
             .first()
         )
         if earlier is not None:
-            mail.ticket = earlier.ticket
-            mail.save(update_fields=["ticket"])
+            mail.ticket_id = earlier[1]
             _fail(
                 mail,
-                f"Same Message-ID as mail {earlier.pk}, already processed.",
+                f"Same Message-ID as mail {earlier[0]}, already processed.",
                 state=InboundMail.State.DUPLICATE,
             )
             return
@@ -250,19 +300,27 @@ def process(mail: InboundMail) -> None:
             "hour (a mail loop?); held here. Retry it to take it in.",
         )
         return
-    _deliver(mail, parsed, ours)
+    _deliver(mail, parsed, sender, ours)
 
 
-def _deliver(mail: InboundMail, parsed: parsing.ParsedMail, ours: set[str]) -> None:
-    assert parsed.sender is not None
+def _deliver(
+    mail: InboundMail, parsed: parsing.ParsedMail, sender: parsing.Address, ours: set[str]
+) -> None:
     arrived = mail.received_at
-    sender = parsed.sender
     agent = _agent_with_address(sender.address)
     forwarded_by: User | None = None
+    forwarded = False
     if agent is not None:
         original = _forwarded_sender(parsed)
-        if original is not None and not _is_ours(original.address, ours):
-            forwarded_by, sender = agent, original
+        if (
+            original is not None
+            and not _is_ours(original.address, ours)
+            and original.address.lower() != sender.address.lower()
+        ):
+            forwarded, sender = True, original
+            # A light agent may not open tickets for others: the ticket is then the sender's own.
+            if permissions.role_of(agent) not in (None, Role.LIGHT_AGENT):
+                forwarded_by = agent
     contact = people.find_contact(sender.address)
     if contact is None:
         if not mail.mailbox.allow_unknown_senders:
@@ -273,7 +331,7 @@ def _deliver(mail: InboundMail, parsed: parsing.ParsedMail, ours: set[str]) -> N
     recipients = [a.address for a in (*parsed.to, *parsed.cc)] + list(mail.envelope_to)
     match: threads.Match | None = None
     message: Message | None
-    if forwarded_by is None:
+    if not forwarded:
         match = threads.find(
             mail.mailbox,
             contact=contact,
@@ -283,9 +341,20 @@ def _deliver(mail: InboundMail, parsed: parsing.ParsedMail, ours: set[str]) -> N
             recipients=recipients,
             arrived=arrived,
         )
-    text_split = quotes.split_text(parsed.text)
-    html_split = quotes.split_html(parsed.html) if parsed.html else quotes.Split("", "")
-    body = text_split.reply or parsed.text or "(no text)"
+    if forwarded:  # the forwarded mail is the customer's message: keep it whole
+        text_split, html_split = quotes.Split(parsed.text, ""), quotes.Split(parsed.html, "")
+    else:
+        text_split = quotes.split_text(parsed.text)
+        html_split = quotes.split_html(parsed.html) if parsed.html else quotes.Split("", "")
+    body = text_split.reply or parsed.text
+    html = html_split.reply
+    if parsed.oversized:
+        note = _left_out_note(parsed.oversized)
+        body = f"{body.rstrip()}\n\n{note}" if body.strip() else note
+        if html:
+            html = f"{html}<p>{escape(note)}</p>"
+    if not body.strip() and not html.strip():
+        body = "(no text)"
     uploads = _uploads(parsed)
     cc_contacts, cc_agents = _cc_contacts(parsed, sender.address, ours, arrived)
     follow_up_of: Ticket | None = None
@@ -294,12 +363,7 @@ def _deliver(mail: InboundMail, parsed: parsing.ParsedMail, ours: set[str]) -> N
     if match is not None:
         ticket = match.ticket
         message = tickets.add_customer_message(
-            ticket,
-            contact=contact,
-            body=body,
-            body_html=html_split.reply,
-            uploads=uploads,
-            now=arrived,
+            ticket, contact=contact, body=body, body_html=html, uploads=uploads, now=arrived
         )
         created = False
     else:
@@ -308,7 +372,7 @@ def _deliver(mail: InboundMail, parsed: parsing.ParsedMail, ours: set[str]) -> N
             requester=contact,
             subject=subject,
             body=body,
-            body_html=html_split.reply,
+            body_html=html,
             now=arrived,
             channel=Channel.EMAIL,
             team=mail.mailbox.default_team,
@@ -317,27 +381,37 @@ def _deliver(mail: InboundMail, parsed: parsing.ParsedMail, ours: set[str]) -> N
         )
         message = Message.objects.filter(ticket=ticket).order_by("id").first()
         created = True
-    thread, _ = MailThread.objects.get_or_create(
-        ticket=ticket, defaults={"mailbox": mail.mailbox, "follow_up_of": follow_up_of}
-    )
+    if created:
+        thread = MailThread.objects.create(
+            ticket=ticket, mailbox=mail.mailbox, follow_up_of=follow_up_of
+        )
+    else:
+        thread, _ = MailThread.objects.get_or_create(
+            ticket=ticket, defaults={"mailbox": mail.mailbox}
+        )
     if cc_contacts:
         thread.cc.add(*[c for c in cc_contacts if c.pk != ticket.requester_id])
-    for colleague in cc_agents:
-        if colleague not in ticket.followers.all():
-            # An agent who may not see the ticket is simply not added.
-            with contextlib.suppress(PatronError):
-                tickets.follow(ticket, colleague, actor=colleague, now=arrived)
+    if cc_agents:
+        following = set(ticket.followers.values_list("pk", flat=True))
+        for colleague in cc_agents:
+            if colleague.pk not in following:
+                # An agent who may not see the ticket is simply not added.
+                with contextlib.suppress(PatronError):
+                    tickets.follow(ticket, colleague, actor=colleague, now=arrived)
     mail.ticket = ticket
     mail.message = message
     mail.quoted_text = text_split.quoted
     mail.quoted_html = html_split.quoted
     mail.remote_images = "data-remote-src" in parsed.html
     mail.state = InboundMail.State.PROCESSED
-    mail.reason = (
-        f"Follow-up of closed ticket #{follow_up_of.number}." if follow_up_of is not None else ""
-    )
+    reasons = []
+    if follow_up_of is not None:
+        reasons.append(f"Follow-up of closed ticket #{follow_up_of.number}.")
+    if parsed.oversized:
+        reasons.append(f"Left out, too big: {'; '.join(parsed.oversized)}.")
+    mail.reason = " ".join(reasons)
     mail.processed_at = timezone.now()
-    mail.save()
+    mail.save(update_fields=PROCESSED_FIELDS)
     if created and mail.mailbox.send_acknowledgement and parsed.auto_submitted is None:
         from patron.mail import outbound
 

@@ -32,7 +32,8 @@ class Match:
 
 
 def _mac(mailbox: Mailbox, number: int) -> str:
-    return salted_hmac("patron.mail.reply-address", f"{mailbox.pk}:{number}").hexdigest()[:10]
+    value = f"{mailbox.pk}:{number}"
+    return salted_hmac("patron.mail.reply-address", value, algorithm="sha256").hexdigest()[:10]
 
 
 def reply_address(mailbox: Mailbox, ticket: Ticket) -> str:
@@ -54,37 +55,53 @@ def ticket_from_reply_address(mailbox: Mailbox, addresses: Iterable[str]) -> int
 
 
 def _survivor(ticket: Ticket) -> Ticket:
-    """Mail to a merged ticket goes to the ticket it was merged into."""
+    """Mail to a merged ticket goes to the ticket it was merged into; mail to a closed ticket
+    to its open follow-up, if there is one."""
     seen = {ticket.pk}
     while ticket.merged_into_id is not None and ticket.merged_into_id not in seen:
         seen.add(ticket.merged_into_id)
         ticket = Ticket.objects.get(pk=ticket.merged_into_id)
-    return ticket
+    return _open_follow_up(ticket)
 
 
 def by_headers(mailbox: Mailbox, ids: Sequence[str]) -> Ticket | None:
-    """The ticket of the newest of `ids` that we sent or received in this mailbox."""
+    """The ticket of the newest of `ids` that we sent or received in this mailbox.
+
+    Two queries whatever the length of References (a long thread names every message)."""
+    ids = [i for i in ids if i]
     if not ids:
         return None
+    sent = dict(
+        OutboundMail.objects.filter(message_id_header__in=ids).values_list(
+            "message_id_header", "ticket_id"
+        )
+    )
+    received: dict[str, int | None] = {}
+    for message_id, ticket_id in (
+        InboundMail.objects.filter(mailbox=mailbox, message_id_header__in=ids, ticket__isnull=False)
+        .order_by("-id")
+        .values_list("message_id_header", "ticket_id")
+    ):
+        received[message_id] = ticket_id  # ordered newest first: the oldest row wins
     for message_id in reversed(ids):  # References lists oldest first; the parent is last
-        sent = (
-            OutboundMail.objects.filter(message_id_header=message_id)
-            .select_related("ticket")
-            .first()
-        )
-        if sent is not None:
-            return sent.ticket
-        received = (
-            InboundMail.objects.filter(
-                mailbox=mailbox, message_id_header=message_id, ticket__isnull=False
-            )
-            .select_related("ticket")
-            .order_by("id")
-            .first()
-        )
-        if received is not None and received.ticket is not None:
-            return received.ticket
+        found = sent.get(message_id) or received.get(message_id)
+        if found is not None:
+            return Ticket.objects.filter(pk=found).first()
     return None
+
+
+def _open_follow_up(ticket: Ticket) -> Ticket:
+    """A closed ticket's newest follow-up still open: a second reply to the closed conversation
+    joins the follow-up the first one opened instead of opening another."""
+    if ticket.status != Status.CLOSED:
+        return ticket
+    follow_up = (
+        Ticket.objects.filter(mail_thread__follow_up_of=ticket, merged_into__isnull=True)
+        .exclude(status=Status.CLOSED)
+        .order_by("-id")
+        .first()
+    )
+    return follow_up if follow_up is not None else ticket
 
 
 def on_ticket(contact: Contact, ticket: Ticket) -> bool:
