@@ -215,7 +215,7 @@ class Session:
             return []
         if self.clock() < self._counts_at + COUNTS_INTERVAL_SECONDS:
             return []
-        counts = view_counts(self.user, as_of=self.cursor, now=timezone.now())
+        counts = view_counts(self.user, now=timezone.now())
         self._counts_due = False
         self._counts_at = self.clock()
         return [frame("counts", json.dumps(counts))]
@@ -234,26 +234,32 @@ class Session:
 
 # The built-in views' counts are the same for every agent who sees every ticket, except "My
 # open": one computation serves all of a process's streams (50 agents would otherwise run the
-# same aggregate 50 times per reply). Each entry remembers the newest event id committed before
-# it was counted, so a stream that has read past it counts again.
-_SHARED_COUNTS: dict[str, tuple[int, float, dict[str, int]]] = {}
-SHARED_COUNTS_MAX_AGE_SECONDS = 5.0  # time moves views too ("Solved, last 7 days")
+# same aggregate 50 times per reply). An entry is reused only while the newest event is still the
+# one it was counted after (its id and time: ids can be reused after deletions), and for a few
+# seconds at most, since time moves views too ("Solved, last 7 days").
+_SHARED_COUNTS: dict[str, tuple[tuple[int, str], float, dict[str, int]]] = {}
 _SHARED_LOCK = threading.Lock()
+SHARED_COUNTS_MAX_AGE_SECONDS = 5.0
 PERSONAL_VIEWS = ("mine",)
 
 
-def view_counts(user: User, *, as_of: int, now: datetime) -> dict[str, int]:
-    """The inbox's counts for `user`, reflecting at least every event up to `as_of`."""
+def _newest_event() -> tuple[int, str]:
+    row = TicketEvent.objects.order_by("-pk").values_list("pk", "at").first()
+    return (int(row[0]), row[1].isoformat()) if row else (0, "")
+
+
+def view_counts(user: User, *, now: datetime) -> dict[str, int]:
+    """The inbox's counts for `user`, as of the newest committed event."""
     from patron.tickets import inbox
 
     saved = list(inbox.saved_views_for(user))
     if not permissions.sees_every_ticket(user):
         return inbox.view_counts(user, saved, now=now)
     with _SHARED_LOCK:
+        newest = _newest_event()
         cached = _SHARED_COUNTS.get("all")
         fresh = time.monotonic() - SHARED_COUNTS_MAX_AGE_SECONDS
-        if cached is None or cached[0] < as_of or cached[1] < fresh:
-            newest = latest_event_id()
+        if cached is None or cached[0] != newest or cached[1] < fresh:
             cached = (newest, time.monotonic(), inbox.view_counts(user, [], now=now))
             _SHARED_COUNTS["all"] = cached
     counts = {key: value for key, value in cached[2].items() if key not in PERSONAL_VIEWS}
