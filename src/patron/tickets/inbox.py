@@ -20,7 +20,7 @@ from patron.core import permissions
 from patron.core.errors import InvalidInput, NotAllowed, PatronError
 from patron.people.models import Role, Team
 from patron.people.segments import rule_q
-from patron.tickets import services
+from patron.tickets import queries, services
 from patron.tickets.models import Channel, Priority, SavedView, Status, Ticket, TicketType
 
 AnyUser = AbstractBaseUser | AnonymousUser
@@ -93,7 +93,7 @@ class ActiveView:
 
 def base_tickets(user: AnyUser) -> QuerySet[Ticket]:
     """Every ticket this user may see, merged ones left out."""
-    return permissions.visible_tickets(user, Ticket.objects.filter(merged_into__isnull=True))
+    return permissions.visible_tickets(user, queries.unmerged(Ticket.objects.all()))
 
 
 def saved_views_for(user: AnyUser) -> QuerySet[SavedView]:
@@ -388,19 +388,31 @@ def list_tickets(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
 
 
 def view_counts(user: AnyUser, saved: Sequence[SavedView], *, now: datetime) -> dict[str, int]:
-    """{view key: count} for the built-ins and the given saved views, in one query."""
+    """{view key: count} for the built-ins and the given saved views.
+
+    The built-ins are counted in one query that reads only the tickets some built-in selects
+    (they all name their statuses, so an index serves it); each saved view gets a COUNT of its
+    own, its conditions as the WHERE clause. One aggregate over every ticket, a filtered COUNT
+    per view, read all of them: at 100,000 tickets that cost more than the rest of the page."""
+    tickets = base_tickets(user)
     aggregates: dict[str, Count] = {}
+    any_builtin = Q(pk__in=[])
     for view in BUILTIN_VIEWS:
         if not view.disabled_reason:
-            aggregates[view.key] = Count("id", filter=view.filter(user, now))
+            q = view.filter(user, now)
+            aggregates[view.key] = Count("id", filter=q)
+            any_builtin |= q
+    counts = {
+        key: int(value or 0)
+        for key, value in tickets.filter(any_builtin).aggregate(**aggregates).items()
+    }
     for saved_view in saved:
         try:
             q = ticket_conditions_q(saved_view.conditions)
         except InvalidInput:
             continue  # an edited-away field; the view page shows the reason
-        aggregates[f"{SAVED_PREFIX}{saved_view.pk}"] = Count("id", filter=q)
-    counts = base_tickets(user).aggregate(**aggregates)
-    return {key: int(value or 0) for key, value in counts.items()}
+        counts[f"{SAVED_PREFIX}{saved_view.pk}"] = tickets.filter(q).count()
+    return counts
 
 
 # Bulk actions

@@ -91,6 +91,11 @@ class Ticket(models.Model):
             models.Index(fields=["status", "-updated_at"]),
             models.Index(fields=["assignee", "status"]),
             models.Index(fields=["team", "status"]),
+            # The Solved view and its count: "solved in the last 7 days" without reading every
+            # solved ticket ever (at 100,000 tickets, 14,000 of them).
+            models.Index(fields=["status", "solved_at"], name="ticket_status_solved"),
+            # Previous/next ticket on the ticket page, in the list's order.
+            models.Index(fields=["updated_at", "id"], name="ticket_updated_id"),
         ]
 
     def __str__(self) -> str:

@@ -172,8 +172,10 @@ def _neighbours(user: User, ticket: Ticket) -> tuple[int | None, int | None]:
     """(previous, next) ticket numbers in the list's order: newest update first."""
     tickets = queries.ticket_list(user)
     at, pk = ticket.updated_at, ticket.pk
-    newer = tickets.filter(Q(updated_at__gt=at) | Q(updated_at=at, id__gt=pk))
-    older = tickets.filter(Q(updated_at__lt=at) | Q(updated_at=at, id__lt=pk))
+    # The plain bound lets the (updated_at, id) index serve the either-or condition: without it
+    # SQLite walks every ticket (30-60 ms each at 100,000 tickets).
+    newer = tickets.filter(Q(updated_at__gt=at) | Q(updated_at=at, id__gt=pk), updated_at__gte=at)
+    older = tickets.filter(Q(updated_at__lt=at) | Q(updated_at=at, id__lt=pk), updated_at__lte=at)
     previous = newer.order_by("updated_at", "id").values_list("number", flat=True).first()
     following = older.order_by("-updated_at", "-id").values_list("number", flat=True).first()
     return previous, following
