@@ -27,7 +27,6 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from patron.core import notifications, permissions, presence
-from patron.core.errors import InvalidInput
 from patron.core.models import Notification, Presence
 from patron.tickets.models import Ticket, TicketEvent
 
@@ -71,7 +70,7 @@ def parse_cursor(*candidates: str | None) -> int | None:
 
 def latest_event_id() -> int:
     """The newest TicketEvent id, 0 if there is none: where a fresh page's stream starts."""
-    return int(TicketEvent.objects.aggregate(newest=Max("id"))["newest"] or 0)
+    return _newest_event()[0]
 
 
 def signature() -> tuple[int, int, str]:
@@ -266,10 +265,5 @@ def view_counts(user: User, *, now: datetime) -> dict[str, int]:
     tickets = inbox.base_tickets(user)
     for key in PERSONAL_VIEWS:
         counts[key] = tickets.filter(inbox.BUILTIN_BY_KEY[key].filter(user, now)).count()
-    for saved_view in saved:
-        try:
-            q = inbox.ticket_conditions_q(saved_view.conditions)
-        except InvalidInput:
-            continue  # an edited-away field; the view page shows the reason
-        counts[f"{inbox.SAVED_PREFIX}{saved_view.pk}"] = tickets.filter(q).count()
+    counts.update(inbox.saved_view_counts(tickets, saved))
     return counts

@@ -406,6 +406,13 @@ def view_counts(user: AnyUser, saved: Sequence[SavedView], *, now: datetime) -> 
         key: int(value or 0)
         for key, value in tickets.filter(any_builtin).aggregate(**aggregates).items()
     }
+    counts.update(saved_view_counts(tickets, saved))
+    return counts
+
+
+def saved_view_counts(tickets: QuerySet[Ticket], saved: Sequence[SavedView]) -> dict[str, int]:
+    """{view key: count} for saved views, a COUNT each over `tickets` (what the user may see)."""
+    counts = {}
     for saved_view in saved:
         try:
             q = ticket_conditions_q(saved_view.conditions)
