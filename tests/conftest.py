@@ -28,19 +28,22 @@ def require_server(host: str, port: int, what: str) -> None:
         with socket.create_connection((host, port), timeout=2):
             return
     except OSError:
-        message = f"{what} is not reachable on {host}:{port}"
-        if IN_CI:
-            pytest.fail(message + " (CI=true: a missing server fails the run)")
-        pytest.skip(message)
+        missing(f"{what} is not reachable on {host}:{port}")
 
 
 def require_chromium() -> str:
     path = shutil.which("chromium")
     if path is None:
-        if IN_CI:
-            pytest.fail("Debian's chromium is not on the PATH (CI=true: this fails the run)")
-        pytest.skip("chromium is not installed")
+        missing("Debian's chromium is not on the PATH")
+    assert path is not None
     return path
+
+
+def missing(message: str) -> None:
+    """A test needs something this machine lacks: skip it locally, fail it in CI (CI=true)."""
+    if IN_CI:
+        pytest.fail(message + " (CI=true: a missing server fails the run)")
+    pytest.skip(message)
 
 
 @pytest.fixture
