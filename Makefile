@@ -2,7 +2,7 @@
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 PYTEST = .venv/bin/python -m pytest
 
-.PHONY: demo test test-sqlite test-postgres lint benchmarks
+.PHONY: demo test test-sqlite test-postgres test-base test-future lint benchmarks
 
 demo:
 	./scripts/bootstrap
@@ -13,6 +13,7 @@ test:
 	$(MAKE) lint
 	$(MAKE) test-sqlite
 	$(MAKE) test-postgres
+	$(MAKE) test-base
 
 lint:
 	.venv/bin/ruff check .
@@ -21,8 +22,24 @@ lint:
 
 test-sqlite:
 	@echo "=== test suite on SQLite ==="
-	env -u DATABASE_URL $(PYTEST)
+	env -u DATABASE_URL $(PYTEST) --ignore=tests/install
 
 test-postgres:
 	@echo "=== test suite on PostgreSQL ($(POSTGRES_URL)) ==="
-	DATABASE_URL=$(POSTGRES_URL) $(PYTEST)
+	DATABASE_URL=$(POSTGRES_URL) $(PYTEST) --ignore=tests/install
+
+# A venv with no extras: `pip install patron` alone must run the demo, server, worker, scheduler.
+test-base:
+	@echo "=== the base install (no extras) ==="
+	env -u DATABASE_URL $(PYTEST) tests/install
+
+# The suite again with the system clock a year ahead (libfaketime). Not yet part of `make test`:
+# under faketime one mail test hangs past 51% of the suite (not yet found which).
+test-future:
+	@echo "=== test suite on SQLite, a year from today ==="
+	@if command -v faketime >/dev/null; then \
+	  env -u DATABASE_URL faketime -f '+365d' \
+	    $(PYTEST) --ignore=tests/install -m "not browser"; \
+	elif [ "$$CI" = true ]; then \
+	  echo "*** faketime is missing (apt-get install faketime); CI=true makes that a failure" >&2; exit 1; \
+	else echo "(skipped: faketime is not installed; apt-get install faketime)"; fi

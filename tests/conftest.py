@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
+from patron.core import clock
 
 # The suite's environment defaults (data directory, task backend, secret key) are set in
 # tests/environment.py, a plugin loaded before pytest-django reads the settings.
@@ -49,6 +51,19 @@ def missing(message: str) -> None:
 @pytest.fixture
 def now() -> datetime:
     return NOW
+
+
+@pytest.fixture(autouse=True)
+def _clock_at_now(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test starts at NOW, the time its fixtures are made at, so what the views, tasks and
+    consumers read (`patron.core.clock`) agrees with them on any date the suite runs. Browser
+    tests, and tests marked `real_clock`, talk to server or worker processes on the real clock, so
+    they make their fixtures at the real time instead (`tests/browser/conftest.py`)."""
+    if any(request.node.get_closest_marker(name) for name in ("browser", "real_clock")):
+        yield
+        return
+    with clock.travel_to(NOW):
+        yield
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from patron.cli import main
+from patron.core import clock
 from patron.people.models import Role
 from tests.mail.servers import message
 
@@ -298,7 +299,6 @@ def test_mail_poll_refuses_a_mailbox_that_is_not_polled(
 def test_mail_retry_failed_processes_failed_mail_again(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from django.utils import timezone
 
     from patron.mail import services
     from patron.mail.models import InboundMail, Mailbox
@@ -310,7 +310,7 @@ def test_mail_retry_failed_processes_failed_mail_again(
         message(1, to="support@desk.example"),
         mailbox=mailbox,
         source="pipe",
-        received_at=timezone.now(),
+        received_at=clock.now(),
     )
     mail.refresh_from_db()
     assert mail.state == InboundMail.State.FAILED  # an unknown sender

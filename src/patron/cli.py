@@ -31,11 +31,19 @@ from types import FrameType
 from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
 from patron import config
+from patron.core import clock
 
 if TYPE_CHECKING:
     from patron.mail.models import Mailbox
@@ -56,6 +64,9 @@ CONNECT_TIMEOUT_SECONDS = 3
 STOP_GRACE_SECONDS = 30
 WEB_GRACEFUL_SHUTDOWN_SECONDS = 5
 POLL_SECONDS = 0.2
+# While background tasks pile up, one line this often says how many wait (never one per task).
+BACKLOG_REPORT_SECONDS = 10
+BACKLOG_WORTH_REPORTING = 100
 
 out = Console(soft_wrap=True)
 
@@ -120,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="run background tasks")
     worker.add_argument("--concurrency", type=int, default=1, help="tasks at once (default 1)")
+    worker.add_argument("--queue", default="", help="comma-separated queues (default: all)")
     worker.set_defaults(run=run_worker)
 
     beat = commands.add_parser("beat", help="enqueue periodic jobs (run exactly one)")
@@ -210,7 +222,8 @@ def run_worker(args: argparse.Namespace) -> int:
         fail("--concurrency must be at least 1.")
         return EXIT_CONFIG
     try:
-        return runner.run_worker(concurrency=args.concurrency)
+        queues = [name for name in args.queue.split(",") if name.strip() not in ("", "*")]
+        return runner.run_worker(concurrency=args.concurrency, queues=queues or None)
     except ImproperlyConfigured as error:
         fail(str(error))
         return EXIT_CONFIG
@@ -293,7 +306,6 @@ def run_mail_pipe(args: argparse.Namespace) -> int:
 
 
 def run_mail_poll(args: argparse.Namespace) -> int:
-    from django.utils import timezone
 
     from patron.mail import inbound
     from patron.mail.models import Mailbox
@@ -314,7 +326,7 @@ def run_mail_poll(args: argparse.Namespace) -> int:
     failed = 0
     for mailbox in mailboxes:
         with out.status(f"Polling {mailbox.address}…"):
-            summary = inbound.poll_mailbox(mailbox, now=timezone.now())
+            summary = inbound.poll_mailbox(mailbox, now=clock.now())
         if summary.ok:
             out.print(str(summary), markup=False, highlight=False)
         else:
@@ -429,8 +441,14 @@ def load_demo_data(tickets: int | None = None) -> None:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=out) as progress:
-        task = progress.add_task("Loading demo tickets", total=total)
-        result = loader.load_demo(tickets=total, progress=lambda n: progress.advance(task, n))
+        bars: dict[str, TaskID] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in bars:
+                bars[stage] = progress.add_task(stage, total=total)
+            progress.update(bars[stage], completed=done, total=total)
+
+        result = loader.load_demo(tickets=total, progress=report)
     out.print(
         f"Loaded {result.tickets:,} tickets from {result.contacts:,} contacts in "
         f"{result.organizations} organizations ({result.seconds:.0f} s)."
@@ -479,9 +497,13 @@ def die_with_parent() -> Callable[[], None] | None:
 class Supervisor:
     """Start children, stop them all on SIGINT/SIGTERM, and stop the rest if one dies."""
 
-    def __init__(self, children: list[Child]) -> None:
+    def __init__(
+        self, children: list[Child], *, backlog: Callable[[], int | None] = lambda: None
+    ) -> None:
         self.children = children
         self.signals = 0
+        self.backlog = backlog
+        self.reported_backlog = 0
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.signals += 1
@@ -510,10 +532,14 @@ class Supervisor:
             out.print(f"Started the {child.name} (pid {child.process.pid}).")
         on_started()
         died: Child | None = None
+        next_report = time.monotonic() + BACKLOG_REPORT_SECONDS
         while self.signals == 0 and died is None:
             died = next((c for c in self.children if _exited(c)), None)
             if died is None:
                 time.sleep(POLL_SECONDS)
+            if time.monotonic() >= next_report:
+                self._report_backlog()
+                next_report = time.monotonic() + BACKLOG_REPORT_SECONDS
         if died is not None:
             code = died.process.returncode if died.process else None
             fail(f"the {died.name} stopped unexpectedly (exit status {code}); stopping the rest.")
@@ -524,6 +550,22 @@ class Supervisor:
             return EXIT_FAILED
         out.print("Stopped.")
         return EXIT_OK
+
+    def _report_backlog(self) -> None:
+        """One progress line while a backlog drains, and one when it is gone."""
+        waiting = self.backlog()
+        if waiting is None:
+            return
+        if waiting >= BACKLOG_WORTH_REPORTING:
+            change = ""
+            if self.reported_backlog:
+                per_second = (self.reported_backlog - waiting) / BACKLOG_REPORT_SECONDS
+                change = f", {per_second:,.0f} a second" if per_second > 0 else ""
+            out.print(f"Background tasks waiting: {waiting:,}{change}", highlight=False)
+            self.reported_backlog = waiting
+        elif self.reported_backlog:
+            out.print("Background tasks have caught up.")
+            self.reported_backlog = 0
 
     def _stop_all(self) -> None:
         for child in reversed(self.children):
@@ -550,14 +592,45 @@ def _exited(child: Child) -> bool:
     return child.process is not None and child.process.poll() is not None
 
 
-def web_command(host: str, port: int) -> list[str]:
+def web_command(host: str, port: int, *, access_log: bool = True) -> list[str]:
     return [
         sys.executable, "-m", "uvicorn", "patron.asgi:application",
         "--host", host, "--port", str(port),
         "--lifespan", "off",
         "--timeout-graceful-shutdown", str(WEB_GRACEFUL_SHUTDOWN_SECONDS),
         "--no-server-header",
+        *([] if access_log else ["--no-access-log"]),
     ]  # fmt: skip
+
+
+def queued_tasks() -> int | None:
+    """Tasks waiting in the database queue (None on other backends, which have their own)."""
+    from django.conf import settings
+    from django_tasks_db.models import DBTaskResult
+
+    if settings.PATRON_TASK_BACKEND != "db":
+        return None
+    return DBTaskResult.objects.ready().count()
+
+
+def startup_summary() -> list[str]:
+    """What a person starting Patron should know, in a few lines."""
+    from django.conf import settings
+
+    from patron.mail.models import Mailbox
+
+    loaded: config.Config = settings.CONFIG
+    engine, name = describe_database(loaded.database)
+    lines = [
+        f"Database: {engine} ({name}); background tasks: {loaded.task_backend}; "
+        f"log level {settings.PATRON_LOG_LEVEL}"
+    ]
+    if not Mailbox.objects.filter(active=True).exists():
+        lines.append(
+            "No active mailbox: replies are not sent by email until one is added "
+            "(Settings → Email)."
+        )
+    return lines
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -567,7 +640,11 @@ def run_serve(args: argparse.Namespace) -> int:
     # WhiteNoise serves from the finders too, but warns at start-up when STATIC_ROOT is missing.
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
     backend = settings.PATRON_TASK_BACKEND
-    children = [Child("web server", web_command(args.host, args.port))]
+    children = [
+        Child(
+            "web server", web_command(args.host, args.port, access_log=settings.PATRON_ACCESS_LOG)
+        )
+    ]
     if backend == "db":
         children.append(Child("worker", [sys.executable, "-m", "patron.cli", "worker"]))
     if backend in ("db", "immediate"):
@@ -575,6 +652,8 @@ def run_serve(args: argparse.Namespace) -> int:
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
 
     def started() -> None:
+        for line in startup_summary():
+            out.print(line, markup=False, highlight=False)
         out.print(f"Patron is at http://{shown_host}:{args.port}/  (Ctrl-C stops it)")
         if backend == "celery":
             out.print(
@@ -584,7 +663,7 @@ def run_serve(args: argparse.Namespace) -> int:
         elif backend == "immediate":
             out.print("Tasks run inside the web server (PATRON_TASK_BACKEND=immediate).")
 
-    return Supervisor(children).run(on_started=started)
+    return Supervisor(children, backlog=queued_tasks).run(on_started=started)
 
 
 # --- check -------------------------------------------------------------------------------------

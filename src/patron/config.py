@@ -7,6 +7,7 @@ silently. `docs/configuration.md` lists every variable read here.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import zoneinfo
@@ -15,6 +16,12 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 TASK_BACKENDS = ("db", "celery", "immediate")
+# Each optional backend's extra and the top-level modules it installs (see pyproject.toml).
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "postgres": ("psycopg",),
+    "celery": ("celery", "kombu", "redis"),
+    "redis": ("redis",),
+}
 SQLITE_BUSY_TIMEOUT_SECONDS = 20
 
 
@@ -52,6 +59,13 @@ def env_bool(name: str, default: bool) -> bool:
     if raw.lower() in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name}={raw!r} is not a boolean; use true or false.")
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = _env(name, default)
+    if raw.upper() not in choices:
+        raise ConfigError(f"{name}={raw!r} is not one of {', '.join(choices)}.")
+    return raw.upper()
 
 
 def env_int(name: str, default: int, *, minimum: int = 0, maximum: int = 65535) -> int:
@@ -236,8 +250,33 @@ def _list(name: str, default: str) -> list[str]:
     return [item.strip() for item in _env(name, default).split(",") if item.strip()]
 
 
+def require_extra(extra: str, *, chosen_by: str) -> None:
+    """Stop with one sentence when a configured backend's extra is not installed."""
+    missing = [module for module in EXTRAS[extra] if importlib.util.find_spec(module) is None]
+    if missing:
+        raise ConfigError(
+            f"{chosen_by} needs the {extra} extra, which is not installed ({missing[0]} is "
+            f"missing); run pip install 'patron[{extra}]'."
+        )
+
+
+def _require_extras(loaded: Config) -> None:
+    if str(loaded.database["ENGINE"]).endswith("postgresql"):
+        require_extra("postgres", chosen_by="DATABASE_URL (PostgreSQL)")
+    if loaded.task_backend == "celery":
+        require_extra("celery", chosen_by="PATRON_TASK_BACKEND=celery")
+    if loaded.redis_url:
+        require_extra("redis", chosen_by="REDIS_URL")
+
+
 def load() -> Config:
     """Read and check every variable; raise ConfigError on the first bad one."""
+    loaded = _read()
+    _require_extras(loaded)
+    return loaded
+
+
+def _read() -> Config:
     data_dir = _data_dir()
     site_url = _url("PATRON_SITE_URL", "http://localhost:8000", ("http", "https"))
     return Config(

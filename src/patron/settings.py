@@ -130,16 +130,23 @@ REDIS_URL = CONFIG.redis_url
 globals().update(CONFIG.email)
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
+# The console: warnings, errors and start-up lines by default; one line per task at DEBUG.
+PATRON_LOG_LEVEL = config.env_choice(
+    "PATRON_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
+)
+# Lines per background task (two each) only when asked for: they would drown the rest.
+_TASK_LOG_LEVEL = "DEBUG" if PATRON_LOG_LEVEL == "DEBUG" else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": "INFO"},
+    "root": {"handlers": ["console"], "level": PATRON_LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        # Two INFO lines per background task would drown everything else.
-        "django.tasks": {"level": "WARNING"},
-        "django_tasks_db": {"level": "WARNING"},
+        "django.tasks": {"level": _TASK_LOG_LEVEL},
+        "django_tasks_db": {"level": PATRON_LOG_LEVEL},  # its worker's start and stop
     },
 }
+# uvicorn's access log: one line per request; PATRON_ACCESS_LOG=false turns it off.
+PATRON_ACCESS_LOG = config.env_bool("PATRON_ACCESS_LOG", True)

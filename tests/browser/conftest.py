@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -24,6 +25,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, User
 from django.test import Client
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from tests.conftest import require_chromium
@@ -61,6 +63,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.browser)
     others = [item for item in items if BROWSER_DIR not in item.path.parents]
     items[:] = others + browser_tests
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The server process reads the real clock, so the fixtures are made at the real time."""
+    return timezone.now().replace(microsecond=0)
 
 
 @pytest.fixture(scope="session")

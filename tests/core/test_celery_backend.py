@@ -19,7 +19,8 @@ from tests.core.conftest import CeleryQueue, WorkerProcess, wait_until
 DUMMY_BACKEND = "django.tasks.backends.dummy.DummyBackend"
 RUN_TIMEOUT_SECONDS = 30
 
-pytestmark = pytest.mark.services
+# Worker processes read the real clock, so these tests do too.
+pytestmark = [pytest.mark.services, pytest.mark.real_clock]
 
 
 def _undelivered_reply(settings: SettingsWrapper) -> tuple[EventDelivery, int]:

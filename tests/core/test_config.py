@@ -310,3 +310,35 @@ def test_it_refuses_a_from_address_without_an_at_sign(environment: pytest.Monkey
 
     with pytest.raises(ConfigError, match="PATRON_EMAIL_FROM='Support' is not an email address"):
         config.load()
+
+
+# Optional backends: each needs its extra, and says which when it is missing
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "extra"),
+    [
+        ("PATRON_TASK_BACKEND", "celery", "celery"),
+        ("DATABASE_URL", "postgres://patron@127.0.0.1/patron", "postgres"),
+        ("REDIS_URL", "redis://127.0.0.1:6379/0", "redis"),
+    ],
+)
+def test_it_names_the_extra_a_chosen_backend_needs_when_it_is_missing(
+    variable: str, value: str, extra: str, environment: pytest.MonkeyPatch
+) -> None:
+    environment.setenv(variable, value)
+    # This venv has every extra; pretend one of its modules is absent.
+    environment.setitem(config.EXTRAS, extra, ("patron_no_such_module",))
+
+    with pytest.raises(ConfigError, match=re.escape(f"run pip install 'patron[{extra}]'")):
+        config.load()
+
+
+def test_it_asks_for_no_extra_on_the_embedded_default(environment: pytest.MonkeyPatch) -> None:
+    for extra in config.EXTRAS:
+        environment.setitem(config.EXTRAS, extra, ("patron_no_such_module",))
+
+    loaded = config.load()
+
+    assert loaded.task_backend == "db"
+    assert str(loaded.database["ENGINE"]).endswith("sqlite3")

@@ -19,7 +19,8 @@ from patron.people.models import AgentProfile, EmailDigest
 from tests import factories
 from tests.core.conftest import WorkerProcess, wait_until
 
-pytestmark = pytest.mark.services
+# Worker processes read the real clock, so these tests do too.
+pytestmark = [pytest.mark.services, pytest.mark.real_clock]
 
 TIMEOUT_SECONDS = 60
 DIGEST_TASK = "patron.notifications.tasks.send_due_digests"

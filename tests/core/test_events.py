@@ -3,6 +3,7 @@ once, with an effect that happens exactly once."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from django.db import transaction
 from patron.core import consumers, events
 from patron.core.events import LEASE, MAX_ATTEMPTS, REDRIVE_GRACE, claim, deliver, record, redrive
 from patron.core.models import DeliveryState, EventDelivery, Notification
+from patron.search.models import SearchDocument
 from patron.tickets import services
 from patron.tickets.consumers import notify_followers
 from patron.tickets.models import EventKind, Message, Ticket, TicketEvent
@@ -497,3 +499,125 @@ def test_the_redrive_finishes_what_a_stalled_worker_left_exactly_once(
 def test_the_spine_names_its_intervals() -> None:
     assert REDRIVE_GRACE < LEASE
     assert events.REDRIVE_BATCH > 0
+
+
+# Delivering many receipts at once (the demo's history; later, batched ingest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_held_enqueueing_writes_receipts_but_enqueues_no_task(
+    now: datetime, alice: User, bob: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ticket = factories.ticket(now=now, actor=alice, assignee=alice)
+    enqueued: list[int] = []
+    monkeypatch.setattr(events, "_enqueue_deliveries", enqueued.extend)
+
+    with events.enqueue_held():
+        services.assign(ticket, bob, actor=alice, now=now)
+    services.assign(ticket, alice, actor=bob, now=now)
+
+    held, normal = TicketEvent.objects.filter(kind=EventKind.ASSIGNED).order_by("id")[1:]
+    assert EventDelivery.objects.filter(event=held, state=DeliveryState.PENDING).exists()
+    assert not set(enqueued) & set(held.deliveries.values_list("pk", flat=True))
+    assert set(enqueued) == set(normal.deliveries.values_list("pk", flat=True))
+
+
+@pytest.mark.django_db
+def test_a_batch_runs_every_consumer_and_marks_every_receipt_done_together(
+    now: datetime, ticket: Ticket, alice: User
+) -> None:
+    services.add_note(ticket, author=alice, body="Checked the contract.", now=now)
+    pending = list(
+        EventDelivery.objects.filter(state=DeliveryState.PENDING).values_list("pk", flat=True)
+    )
+
+    finished = events.deliver_batch(pending, now=now + SECOND)
+
+    assert finished == len(pending) > 3
+    assert not EventDelivery.objects.exclude(state=DeliveryState.DONE).exists()
+    assert set(notified(last_event(ticket))) == {"bob", "carol"}
+
+
+@pytest.mark.django_db
+def test_a_batch_skips_receipts_that_are_done_or_held_by_a_live_worker(
+    now: datetime, ticket: Ticket, alice: User
+) -> None:
+    services.add_note(ticket, author=alice, body="A note", now=now)
+    event = last_event(ticket)
+    held = receipt_of(event)
+    assert claim(held.pk, worker="other", now=now)
+
+    events.deliver_batch([held.pk], now=now + SECOND)
+
+    held.refresh_from_db()
+    assert held.state == DeliveryState.RUNNING
+    assert held.claimed_by == "other"
+    assert not Notification.objects.filter(event=event).exists()
+
+
+@pytest.mark.django_db
+def test_a_failing_event_in_a_batch_backs_off_alone(
+    now: datetime, ticket: Ticket, alice: User
+) -> None:
+    bad = malformed_assignment(ticket, actor=alice, at=now)
+    services.add_note(ticket, author=alice, body="A good note", now=now)
+    good = receipt_of(last_event(ticket))
+
+    finished = events.deliver_batch([bad.pk, good.pk], now=now + SECOND)
+
+    bad.refresh_from_db()
+    good.refresh_from_db()
+    assert finished == 1
+    assert good.state == DeliveryState.DONE
+    assert bad.state == DeliveryState.PENDING
+    assert bad.attempts == 1
+    assert bad.due_at > now + SECOND
+    assert bad.last_error
+
+
+@pytest.mark.django_db
+def test_a_batch_hands_a_batch_consumer_all_its_events_at_once(
+    now: datetime, ticket: Ticket, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for body in ("one", "two", "three"):
+        services.add_note(ticket, author=alice, body=body, now=now)
+    search = consumers.consumer_for("search_index")
+    assert search is not None and search.handle_batch is not None
+    batches: list[int] = []
+    original = search.handle_batch
+
+    def counting(batch: list[TicketEvent]) -> None:
+        batches.append(len(batch))
+        original(batch)
+
+    monkeypatch.setitem(
+        consumers._BY_NAME, "search_index", dataclasses.replace(search, handle_batch=counting)
+    )
+    receipts = EventDelivery.objects.filter(consumer="search_index")
+    pending = list(receipts.filter(state=DeliveryState.PENDING).values_list("pk", flat=True))
+
+    events.deliver_batch(pending, now=now + SECOND)
+
+    assert batches == [len(pending)]
+    assert not receipts.filter(state=DeliveryState.PENDING).exists()
+    document = SearchDocument.objects.get(kind="ticket", object_id=ticket.pk)
+    assert "three" in document.body
+
+
+@pytest.mark.django_db
+def test_deliver_pending_drains_everything_in_batches_and_reports_progress(
+    now: datetime, ticket: Ticket, alice: User
+) -> None:
+    for number in range(5):
+        services.add_note(ticket, author=alice, body=f"note {number}", now=now)
+    total = EventDelivery.objects.filter(state=DeliveryState.PENDING).count()
+    reports: list[tuple[int, int]] = []
+
+    finished = events.deliver_pending(
+        now=lambda: now + SECOND, batch=4, progress=lambda done, of: reports.append((done, of))
+    )
+
+    assert finished == total
+    assert reports[-1] == (total, total)
+    assert len(reports) == -(-total // 4)
+    assert not EventDelivery.objects.filter(state=DeliveryState.PENDING).exists()

@@ -14,10 +14,9 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from patron.core import notifications
+from patron.core import clock, notifications
 from patron.core.models import EventDelivery, Notification
 from patron.notifications import views
-from patron.notifications.management.commands import notification_digest as digest_command
 from patron.people.models import Contact, Organization, Role
 from patron.tickets import services as tickets
 from patron.tickets.models import EventKind, Ticket, TicketEvent
@@ -146,7 +145,7 @@ def test_the_bell_says_how_many_are_unread(now: datetime, sam: User) -> None:
 def test_the_page_lists_newest_first_and_marks_all_read(
     now: datetime, sam: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(views, "clock", lambda: now)
+    monkeypatch.setattr(clock, "now", lambda: now)
     me = make_agent("me")
     first = factories.ticket(now=now, subject="First", actor=sam)
     second = factories.ticket(now=now, subject="Second", actor=sam)
@@ -278,7 +277,7 @@ def test_an_agents_reply_or_a_note_on_a_client_ticket_does_not_notify(
 
 @pytest.fixture(autouse=True)
 def _digest_clock(now: datetime, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(digest_command, "clock", lambda: now + timedelta(hours=1))
+    monkeypatch.setattr(clock, "now", lambda: now + timedelta(hours=1))
 
 
 def test_the_digest_sends_one_email_per_agent_with_unread_notifications(

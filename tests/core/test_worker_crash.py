@@ -31,7 +31,8 @@ CRASH_ATTEMPTS = 200
 SETTLE_SECONDS = 0.1
 WORKER_TIMEOUT_SECONDS = 40
 
-pytestmark = pytest.mark.services
+# Worker processes read the real clock, so these tests do too.
+pytestmark = [pytest.mark.services, pytest.mark.real_clock]
 
 
 def _followed_tickets_with_notes(total_notes: int) -> list[AbstractBaseUser]:

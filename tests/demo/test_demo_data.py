@@ -83,3 +83,22 @@ def test_it_does_not_duplicate_anything_when_loaded_twice(now: datetime) -> None
     assert not second.loaded
     assert is_loaded()
     assert (Ticket.objects.count(), Contact.objects.count(), TicketEvent.objects.count()) == counts
+
+
+@pytest.mark.django_db
+def test_it_leaves_no_backlog_behind_and_the_desk_searchable(now: datetime) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from patron.core.models import DeliveryState, EventDelivery
+    from patron.search.models import SearchDocument
+
+    stages: dict[str, tuple[int, int]] = {}
+    load_demo(now=now, tickets=SMALL, progress=lambda s, d, t: stages.__setitem__(s, (d, t)))
+
+    assert EventDelivery.objects.exists()
+    assert not EventDelivery.objects.exclude(state=DeliveryState.DONE).exists()
+    assert not DBTaskResult.objects.exists()
+    assert SearchDocument.objects.filter(kind="ticket").count() == SMALL
+    done, total = stages["Notifications and search index"]
+    assert done == total == EventDelivery.objects.count()
+    assert stages["Loading demo tickets"] == (SMALL, SMALL)

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from patron.cli import main
+from patron.core import clock
 from patron.core.scheduler import fire_due_jobs
 from patron.mail import inbound
 from patron.mail.listener import Envelope
@@ -55,6 +55,7 @@ def seen(dovecot: Dovecot, user: str) -> dict[int, bool]:
 # --- IMAP ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.real_clock  # Dovecot dates the mail by the real clock
 @pytest.mark.django_db(transaction=True)
 def test_poll_turns_delivered_mail_into_tickets_and_a_second_poll_adds_nothing(
     dovecot: Dovecot, mailbox_user: str
@@ -63,7 +64,7 @@ def test_poll_turns_delivered_mail_into_tickets_and_a_second_poll_adds_nothing(
     for raw in raws:
         dovecot.deliver(mailbox_user, raw)
     mailbox = imap_mailbox(dovecot, mailbox_user)
-    now = timezone.now()
+    now = clock.now()
 
     summary = inbound.poll_mailbox(mailbox, now=now)
 
@@ -114,7 +115,7 @@ def test_a_wrong_password_is_recorded_and_nothing_is_lost(
 ) -> None:
     dovecot.deliver(mailbox_user, message(1))
     mailbox = imap_mailbox(dovecot, mailbox_user, imap_password="not-the-password")
-    now = timezone.now()
+    now = clock.now()
 
     summary = inbound.poll_mailbox(mailbox, now=now)
 
@@ -142,7 +143,7 @@ def test_a_server_that_does_not_answer_is_recorded(dovecot: Dovecot) -> None:
 
     mailbox = imap_mailbox(dovecot, "nobody@example.test", imap_port=free_port())
 
-    summary = inbound.poll_mailbox(mailbox, now=timezone.now(), timeout=5)
+    summary = inbound.poll_mailbox(mailbox, now=clock.now(), timeout=5)
 
     mailbox.refresh_from_db()
     assert not summary.ok
@@ -158,7 +159,7 @@ def test_oversize_mail_stays_on_the_server_and_is_reported(
     dovecot.deliver(mailbox_user, message(3))
     mailbox = imap_mailbox(dovecot, mailbox_user)
 
-    summary = inbound.poll_mailbox(mailbox, now=timezone.now(), max_bytes=20_000)
+    summary = inbound.poll_mailbox(mailbox, now=clock.now(), max_bytes=20_000)
 
     assert summary.ok and summary.stored == 2 and summary.too_large == 1
     assert summary.last_uid == 3
@@ -171,14 +172,14 @@ def test_oversize_mail_stays_on_the_server_and_is_reported(
 
     # Later polls move past it, but the note stays until an admin has seen it...
     dovecot.deliver(mailbox_user, message(4))
-    later = inbound.poll_mailbox(mailbox, now=timezone.now(), max_bytes=20_000)
+    later = inbound.poll_mailbox(mailbox, now=clock.now(), max_bytes=20_000)
     assert later.stored == 1 and later.too_large == 0
     mailbox.refresh_from_db()
     assert "(UID 2)" in mailbox.imap_error
     # ...even when a failure is reported beside it.
     Mailbox.objects.filter(pk=mailbox.pk).update(imap_password="wrong")
     mailbox.refresh_from_db()
-    inbound.poll_mailbox(mailbox, now=timezone.now())
+    inbound.poll_mailbox(mailbox, now=clock.now())
     mailbox.refresh_from_db()
     assert mailbox.imap_error.startswith("Could not log in as")
     assert mailbox.imap_error.endswith("raise PATRON_MAX_ATTACHMENT_MB.")
@@ -199,7 +200,7 @@ def test_the_periodic_job_polls_every_active_imap_mailbox_despite_a_broken_one(
     Mailbox.objects.create(address="piped@example.test", inbound=Mailbox.Inbound.PIPE)
 
     # As the scheduler fires it: inside its claim's transaction; the polls run after commit.
-    fired = fire_due_jobs(timezone.now())
+    fired = fire_due_jobs(clock.now())
 
     assert "poll_mailboxes" in fired
     for box in (broken, good, inactive):
@@ -225,7 +226,7 @@ def test_a_store_that_fails_leaves_the_message_on_the_server(
     ghost = Mailbox.objects.get(pk=mailbox.pk)
     Mailbox.objects.filter(pk=mailbox.pk).delete()
 
-    summary = inbound.poll_mailbox(ghost, now=timezone.now())
+    summary = inbound.poll_mailbox(ghost, now=clock.now())
 
     assert not summary.ok
     assert summary.error.startswith("Storing message UID 1 failed; it stays on the server")

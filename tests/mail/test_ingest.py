@@ -19,12 +19,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from pytest_django.fixtures import Settings as SettingsWrapper
 
+from patron.core import clock
 from patron.mail import services
 from patron.mail.models import InboundMail, Mailbox, OutboundMail
 from patron.people import services as people
@@ -225,7 +225,7 @@ random_mail = st.one_of(
 def test_random_and_corrupted_mime_is_stored_and_never_crashes_the_ingest(
     raw: bytes, mailbox: Mailbox, django_capture_on_commit_callbacks: Capture
 ) -> None:
-    stored = receive(django_capture_on_commit_callbacks, raw, mailbox, timezone.now())
+    stored = receive(django_capture_on_commit_callbacks, raw, mailbox, clock.now())
     assert_kept(stored, raw)
 
 

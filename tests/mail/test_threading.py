@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import AbstractBaseUser
-from django.utils import timezone
 
+from patron.core import clock
 from patron.mail import services, threads
 from patron.mail.models import InboundMail, Mailbox, MailThread, OutboundMail
 from patron.mail.tasks import process_pending_mail
@@ -58,7 +58,7 @@ def build(
     extra: dict[str, str] | None = None,
 ) -> tuple[bytes, str]:
     """A mail and its Message-ID (without <>)."""
-    message_id = message_id or f"m{next(_ids)}.{timezone.now().timestamp()}@client.example"
+    message_id = message_id or f"m{next(_ids)}.{clock.now().timestamp()}@client.example"
     message = EmailMessage(policy=email.policy.default)
     message["From"] = sender
     message["To"] = to
@@ -365,7 +365,7 @@ def test_a_backlog_processed_late_threads_as_if_processed_on_arrival(
     mailbox: Mailbox, django_capture_on_commit_callbacks: Capture
 ) -> None:
     capture = django_capture_on_commit_callbacks
-    start = timezone.now() - timedelta(days=40)
+    start = clock.now() - timedelta(days=40)
     on_time = _backlog(mailbox, start, capture)
     # Processed at once, in arrival order, as a live worker would have.
     for mail in sorted(on_time, key=lambda m: m.received_at):

@@ -36,7 +36,8 @@ KILL_ATTEMPTS = 200
 SETTLE_SECONDS = 0.05
 TIMEOUT_SECONDS = 400  # 1,000 mails on a busy 2-core CI machine: about 50-200 s
 
-pytestmark = pytest.mark.services
+# Worker processes read the real clock, so these tests do too.
+pytestmark = [pytest.mark.services, pytest.mark.real_clock]
 
 
 def _raw(n: int) -> bytes:

@@ -14,11 +14,10 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.db import connections
 
-from patron.core import notifications
+from patron.core import clock, notifications
 from patron.core.models import Notification
 from patron.notifications import digest
 from patron.notifications.digest import is_due, send_digests
-from patron.notifications.management.commands import notification_digest as digest_command
 from patron.people.models import AgentProfile, EmailDigest
 from tests import factories
 from tests.notifications.conftest import make_agent, sent_to
@@ -317,7 +316,7 @@ def test_runs_racing_in_threads_send_each_digest_once(
 def test_the_command_sends_the_due_digests_once(
     notify: Callable[..., Notification], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(digest_command, "clock", lambda: at(10, 5))
+    monkeypatch.setattr(clock, "now", lambda: at(10, 5))
     me = make_agent("me", EmailDigest.HOURLY)
     notify(me, at(9, 30))
 
@@ -331,7 +330,7 @@ def test_the_command_sends_the_due_digests_once(
 def test_the_command_leaves_out_notifications_older_than_since_hours(
     notify: Callable[..., Notification], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(digest_command, "clock", lambda: at(10))
+    monkeypatch.setattr(clock, "now", lambda: at(10))
     me = make_agent("me", EmailDigest.HOURLY)
     send_digests(now=at(6))
     notify(me, at(7))

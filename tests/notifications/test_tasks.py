@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-from django.utils import timezone
 
+from patron.core import clock
 from patron.core.celery_app import RUN_TASK_NAME, beat_schedule
 from patron.core.models import Notification
 from patron.core.schedule import PERIODIC_JOBS
@@ -41,7 +41,7 @@ def test_the_embedded_scheduler_fires_the_job_and_it_sends_the_due_digests(
     """With the in-process task backend the job runs as it is enqueued, at the real time."""
     me = make_agent("me", EmailDigest.HOURLY)
     off = make_agent("off", EmailDigest.OFF)
-    written = timezone.now() - timedelta(minutes=1)
+    written = clock.now() - timedelta(minutes=1)
     notify(me, written)
     notify(off, written)
 

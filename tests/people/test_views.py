@@ -16,7 +16,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from patron.people import views
+from patron.core import clock
 from patron.people.models import (
     Contact,
     ContactEmail,
@@ -291,7 +291,7 @@ def test_it_shows_the_contacts_local_time_with_the_zone_named(
 ) -> None:
     jo.time_zone = "America/New_York"
     jo.save()
-    monkeypatch.setattr(views, "clock", lambda: now)  # 09:00 UTC
+    monkeypatch.setattr(clock, "now", lambda: now)  # 09:00 UTC
 
     response = logged_in(client, agent).get(contact_url(jo))
 
@@ -529,7 +529,7 @@ def test_a_supervisor_changes_the_relationship_and_it_is_recorded(
     client: Client, acme: Organization, jo: Contact, now: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     supervisor = make_agent(Role.SUPERVISOR)
-    monkeypatch.setattr(views, "clock", lambda: now)
+    monkeypatch.setattr(clock, "now", lambda: now)
 
     response = logged_in(client, supervisor).post(
         organization_url(acme, "organization_relationship"), {"relationship": "client"}

@@ -10,6 +10,7 @@ Start workers and beat with `patron worker` / `patron beat` (`patron.core.runner
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -21,6 +22,7 @@ if not apps.ready:  # started by the `celery` command rather than from inside Dj
     django.setup()
 
 from celery import Celery
+from celery.signals import after_setup_logger
 from django.conf import settings
 from django.tasks import Task, task_backends
 from django.utils.json import normalize_json
@@ -58,6 +60,17 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         }
         for job in PERIODIC_JOBS
     }
+
+
+# Celery logs two INFO lines per task; like the database worker's, they show at DEBUG only.
+PER_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
+
+
+@after_setup_logger.connect
+def _quiet_per_task_lines(**kwargs: Any) -> None:
+    if settings.PATRON_LOG_LEVEL != "DEBUG":
+        for name in PER_TASK_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 app = Celery("patron")

@@ -23,9 +23,10 @@ from django.tasks.base import (
 )
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
-from django.utils import timezone
 from django.utils.module_loading import import_string
 from kombu.pools import producers
+
+from patron.core import clock
 
 if TYPE_CHECKING:
     from celery.result import AsyncResult
@@ -101,7 +102,7 @@ class CeleryBackend(BaseTaskBackend):
             task=task,
             id=sent.id,
             status=TaskResultStatus.READY,
-            enqueued_at=timezone.now(),
+            enqueued_at=clock.now(),
             started_at=None,
             finished_at=None,
             last_attempted_at=None,

@@ -21,6 +21,11 @@ class Consumer:
     name: str
     kinds: frozenset[str]
     handle: Callable[[TicketEvent], None]
+    # Optional: the same effect for many events at once (`events.deliver_batch`).
+    handle_batch: Callable[[list[TicketEvent]], None] | None = None
+
+    def __str__(self) -> str:
+        return self.name
 
 
 CONSUMERS: tuple[Consumer, ...] = (
@@ -43,6 +48,7 @@ CONSUMERS: tuple[Consumer, ...] = (
             }
         ),
         handle=search_services.index_after_event,
+        handle_batch=search_services.index_after_events,
     ),
     Consumer(
         name="notify_account_manager",
@@ -61,6 +67,10 @@ _BY_NAME = {consumer.name: consumer for consumer in CONSUMERS}
 
 def consumers_for(kind: str) -> list[str]:
     return [consumer.name for consumer in CONSUMERS if kind in consumer.kinds]
+
+
+def consumer_for(name: str) -> Consumer | None:
+    return _BY_NAME.get(name)
 
 
 def consumer_named(name: str) -> Callable[[TicketEvent], None]:

@@ -10,8 +10,13 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import groupby
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -22,6 +27,9 @@ from patron.core.models import DeliveryState, EventDelivery
 from patron.people.models import Contact
 from patron.tickets.models import AuthorKind, Ticket, TicketEvent
 
+if TYPE_CHECKING:
+    from patron.core.consumers import Consumer
+
 logger = logging.getLogger(__name__)
 
 # A pending receipt is left to the task enqueued on commit for this long before the re-drive
@@ -30,6 +38,10 @@ REDRIVE_GRACE = timedelta(seconds=60)
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 REDRIVE_BATCH = 500
+DELIVERY_BATCH = 500
+
+# Set by `enqueue_held()`: record() writes receipts but enqueues no task for them.
+_enqueue_held: ContextVar[bool] = ContextVar("patron_enqueue_held", default=False)
 
 Actor = User | Contact | None
 
@@ -73,9 +85,22 @@ def record(ticket: Ticket, kind: str, *, actor: Actor, at: datetime, **data: obj
         ids = [r.pk for r in receipts if r.pk is not None]
         if len(ids) != len(receipts):  # backends that do not return ids from bulk_create
             ids = list(EventDelivery.objects.filter(event=event).values_list("pk", flat=True))
-        transaction.on_commit(partial(_enqueue_deliveries, ids), robust=True)
+        if not _enqueue_held.get():
+            transaction.on_commit(partial(_enqueue_deliveries, ids), robust=True)
     wake.announce()
     return event
+
+
+@contextmanager
+def enqueue_held() -> Iterator[None]:
+    """Inside the block, record() writes receipts without enqueuing a task per receipt: the
+    caller delivers them itself in batches (`deliver_pending`), as the demo loader does for its
+    months of history. Whatever it leaves undelivered, the re-drive finds."""
+    token = _enqueue_held.set(True)
+    try:
+        yield
+    finally:
+        _enqueue_held.reset(token)
 
 
 def _enqueue_deliveries(delivery_ids: list[int]) -> None:
@@ -88,12 +113,15 @@ def _enqueue_deliveries(delivery_ids: list[int]) -> None:
             run_delivery.enqueue(delivery_id)
 
 
-def claim(delivery_id: int, *, worker: str, now: datetime) -> bool:
-    """Take a receipt for this worker, unless it is done or another live worker holds it."""
-    claimable = Q(state=DeliveryState.PENDING) | Q(
+def _claimable(now: datetime) -> Q:
+    return Q(state=DeliveryState.PENDING) | Q(
         state=DeliveryState.RUNNING, claimed_at__lt=now - LEASE
     )
-    updated = EventDelivery.objects.filter(claimable, pk=delivery_id).update(
+
+
+def claim(delivery_id: int, *, worker: str, now: datetime) -> bool:
+    """Take a receipt for this worker, unless it is done or another live worker holds it."""
+    updated = EventDelivery.objects.filter(_claimable(now), pk=delivery_id).update(
         state=DeliveryState.RUNNING, claimed_at=now, claimed_by=worker, attempts=F("attempts") + 1
     )
     return updated == 1
@@ -125,6 +153,91 @@ def deliver(delivery_id: int, *, now: datetime, worker: str | None = None) -> st
         logger.exception("Consumer %s failed on event %s", delivery.consumer, delivery.event_id)
         return _record_failure(delivery, worker=worker, now=now, error=error)
     return DeliveryState.DONE
+
+
+def deliver_batch(delivery_ids: Sequence[int], *, now: datetime, worker: str | None = None) -> int:
+    """Claim many receipts and run their consumers in one transaction; return how many are done.
+
+    The claim, every effect and every `done` commit together, so a crash leaves all of them
+    pending for the re-drive. A consumer with a `handle_batch` gets its events at once (the
+    search index writes each ticket once, however many events it had); one that raises is
+    retried event by event in savepoints, and only the events that fail back off, as in
+    `deliver`.
+    """
+    from patron.core.consumers import consumer_for
+
+    worker = worker or uuid.uuid4().hex
+    done: list[int] = []
+    with transaction.atomic():
+        EventDelivery.objects.filter(_claimable(now), pk__in=list(delivery_ids)).update(
+            state=DeliveryState.RUNNING,
+            claimed_at=now,
+            claimed_by=worker,
+            attempts=F("attempts") + 1,
+        )
+        claimed = (
+            EventDelivery.objects.select_related("event")
+            .filter(pk__in=list(delivery_ids), state=DeliveryState.RUNNING, claimed_by=worker)
+            .order_by("consumer", "id")
+        )
+        for name, group in groupby(claimed, key=lambda delivery: delivery.consumer):
+            deliveries = list(group)
+            done += _run_group(consumer_for(name), deliveries, worker=worker, now=now)
+        EventDelivery.objects.filter(pk__in=done, claimed_by=worker).update(
+            state=DeliveryState.DONE, done_at=now, last_error=""
+        )
+    return len(done)
+
+
+def _run_group(
+    consumer: Consumer | None, deliveries: list[EventDelivery], *, worker: str, now: datetime
+) -> list[int]:
+    """Run one consumer over its claimed receipts; return the ids that succeeded."""
+    if consumer is not None and consumer.handle_batch is not None:
+        try:
+            with transaction.atomic():
+                consumer.handle_batch([delivery.event for delivery in deliveries])
+            return [delivery.pk for delivery in deliveries]
+        except Exception:
+            logger.warning("Consumer %s failed on a batch; retrying it event by event", consumer)
+    succeeded: list[int] = []
+    for delivery in deliveries:
+        try:
+            if consumer is None:
+                raise LookupError(f"No event consumer is called {delivery.consumer!r}")
+            with transaction.atomic():
+                consumer.handle(delivery.event)
+        except Exception as error:
+            logger.exception("Consumer %s failed on event %s", delivery.consumer, delivery.event_id)
+            _record_failure(delivery, worker=worker, now=now, error=error)
+        else:
+            succeeded.append(delivery.pk)
+    return succeeded
+
+
+def deliver_pending(
+    *,
+    now: Callable[[], datetime],
+    batch: int = DELIVERY_BATCH,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Deliver every pending receipt now, in batches, oldest first; return how many are done.
+
+    For a caller that held the enqueueing (`enqueue_held`); `progress(done, total)` after each
+    batch. Receipts that fail stay pending with their backoff, for the re-drive."""
+    pending = EventDelivery.objects.filter(state=DeliveryState.PENDING).order_by("id")
+    total = pending.count()
+    handled = finished = 0
+    after = 0
+    while True:
+        ids = list(pending.filter(pk__gt=after).values_list("pk", flat=True)[:batch])
+        if not ids:
+            return finished
+        finished += deliver_batch(ids, now=now())
+        handled += len(ids)
+        after = ids[-1]
+        if progress is not None:
+            progress(min(handled, total), total)
 
 
 def _record_failure(

@@ -24,9 +24,8 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db.models import Max, Q
 from django.template.loader import render_to_string
-from django.utils import timezone
 
-from patron.core import notifications, permissions, presence
+from patron.core import clock, notifications, permissions, presence
 from patron.core.models import Notification, Presence
 from patron.tickets.models import Ticket, TicketEvent
 
@@ -158,7 +157,7 @@ class Session:
 
     def poll_extras(self, *, now: datetime | None = None) -> list[str]:
         """View counts and presence: sent after the events, so counting never delays them."""
-        return self._counts_frames() + self._presence_frames(now or timezone.now())
+        return self._counts_frames() + self._presence_frames(now or clock.now())
 
     def _ticket_frames(self) -> list[str]:
         ids = list(
@@ -214,7 +213,7 @@ class Session:
             return []
         if self.clock() < self._counts_at + COUNTS_INTERVAL_SECONDS:
             return []
-        counts = view_counts(self.user, now=timezone.now())
+        counts = view_counts(self.user, now=clock.now())
         self._counts_due = False
         self._counts_at = self.clock()
         return [frame("counts", json.dumps(counts))]

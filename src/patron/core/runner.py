@@ -24,8 +24,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django_tasks_db.backend import DatabaseBackend
+from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
-from patron.core.celery_backend import CeleryBackend
 from patron.core.scheduler import DEFAULT_TICK_SECONDS, run_scheduler
 
 logger = logging.getLogger(__name__)
@@ -35,13 +35,21 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
+class QuietDbWorker(DbWorkerCommand):
+    """django-tasks-db's worker, logging as Patron's LOGGING setting says (PATRON_LOG_LEVEL):
+    its own set-up would print two INFO lines per task whatever the setting."""
+
+    def configure_logging(self, verbosity: int) -> None:
+        return None
+
+
 def run_worker(concurrency: int = 1, *, queues: Sequence[str] | None = None) -> int:
     """Run tasks until stopped; return the exit status. `queues` defaults to every queue."""
     if concurrency < 1:
         raise ValueError("A worker needs a concurrency of at least 1.")
     backend = task_backends[DEFAULT_TASK_BACKEND_ALIAS]
-    if isinstance(backend, CeleryBackend):
-        return _run_celery_worker(backend, concurrency, queues)
+    if settings.PATRON_TASK_BACKEND == "celery":
+        return _run_celery_worker(concurrency, queues)
     if isinstance(backend, DatabaseBackend):
         queue_name = ",".join(queues) if queues else "*"
         if concurrency == 1:
@@ -55,7 +63,7 @@ def run_worker(concurrency: int = 1, *, queues: Sequence[str] | None = None) -> 
 
 def run_beat() -> int:
     """Enqueue periodic jobs until stopped; return the exit status."""
-    if isinstance(task_backends[DEFAULT_TASK_BACKEND_ALIAS], CeleryBackend):
+    if settings.PATRON_TASK_BACKEND == "celery":
         return _run_celery_beat()
     stop = threading.Event()
     with _stop_on_signal(lambda signum, frame: stop.set()):
@@ -63,15 +71,18 @@ def run_beat() -> int:
     return 0
 
 
-def _run_celery_worker(
-    backend: CeleryBackend, concurrency: int, queues: Sequence[str] | None
-) -> int:
+def _run_celery_worker(concurrency: int, queues: Sequence[str] | None) -> int:
+    # Celery is an extra: imported only when PATRON_TASK_BACKEND=celery chose it.
     from patron.core.celery_app import app
+    from patron.core.celery_backend import CeleryBackend
+
+    backend = task_backends[DEFAULT_TASK_BACKEND_ALIAS]
+    assert isinstance(backend, CeleryBackend)
 
     broker_queues = list(queues) if queues else backend.broker_queues()
     argv = [
         "worker",
-        "--loglevel=INFO",
+        f"--loglevel={settings.PATRON_LOG_LEVEL}",
         f"--concurrency={concurrency}",
         f"--queues={','.join(broker_queues)}",
         f"--hostname=patron-{os.getpid()}@%h",
@@ -94,7 +105,7 @@ def _run_celery_beat() -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     beat_init.connect(release, weak=False)
     try:
-        return app.start(["beat", "--loglevel=INFO"]) or 0
+        return app.start(["beat", f"--loglevel={settings.PATRON_LOG_LEVEL}"]) or 0
     finally:
         beat_init.disconnect(release)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
@@ -103,7 +114,7 @@ def _run_celery_beat() -> int:
 def _run_db_worker(queue_name: str) -> int:
     try:
         call_command(
-            "db_worker",
+            QuietDbWorker(),
             queue_name=queue_name,
             interval=DB_WORKER_INTERVAL_SECONDS,
             reload=False,
@@ -116,15 +127,7 @@ def _run_db_worker(queue_name: str) -> int:
 
 def _run_db_workers(queue_name: str, concurrency: int) -> int:
     """db_worker runs one task at a time, so run several and stop them together."""
-    command = [
-        sys.executable,
-        "-m",
-        "django",
-        "db_worker",
-        f"--queue-name={queue_name}",
-        f"--interval={DB_WORKER_INTERVAL_SECONDS}",
-        "--no-reload",
-    ]
+    command = [sys.executable, "-m", "patron.cli", "worker", "--queue", queue_name]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
     # Each child in its own session: a terminal's Ctrl-C reaches them once, through `forward`.
     children = [

@@ -13,8 +13,8 @@ import threading
 from datetime import datetime
 
 from django.db import DatabaseError, close_old_connections, transaction
-from django.utils import timezone
 
+from patron.core import clock
 from patron.core.models import ScheduledJob
 from patron.core.schedule import PERIODIC_JOBS, PeriodicJob
 
@@ -55,7 +55,7 @@ def run_scheduler(stop: threading.Event | None = None, tick: float = DEFAULT_TIC
     logger.info("Scheduler started: %s", ", ".join(job.name for job in PERIODIC_JOBS))
     while not stop.is_set():
         try:
-            fired = fire_due_jobs(timezone.now())
+            fired = fire_due_jobs(clock.now())
         except DatabaseError:
             logger.exception("Scheduler could not reach the database; retrying")
         else:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.tasks import task
-from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from patron.core import events
+from patron.core import clock, events
 
 # Finished background-task results (django-tasks-db rows) are kept this long for inspection.
 TASK_RESULT_RETENTION = timedelta(days=7)
@@ -17,19 +16,19 @@ TASK_RESULT_RETENTION = timedelta(days=7)
 @task()
 def run_delivery(delivery_id: int) -> str:
     """Hand one event to one consumer (enqueued after the event's transaction commits)."""
-    return events.deliver(delivery_id, now=timezone.now())
+    return events.deliver(delivery_id, now=clock.now())
 
 
 @task()
 def redrive_events() -> int:
     """Pick up receipts whose task was lost or whose worker died."""
-    return events.redrive(now=timezone.now())
+    return events.redrive(now=clock.now())
 
 
 @task()
 def prune_task_results() -> int:
     """Delete old finished task results, so the database queue's table stays small."""
-    return prune_finished_task_results(now=timezone.now())
+    return prune_finished_task_results(now=clock.now())
 
 
 def prune_finished_task_results(*, now: datetime) -> int:

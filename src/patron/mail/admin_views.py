@@ -11,10 +11,9 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from patron.core import permissions
+from patron.core import clock, permissions
 from patron.mail import imap, inbound, services
 from patron.mail.forms import SECTIONS, STATE_FILTERS, MailboxForm, MailFilterForm
 from patron.mail.models import InboundMail, Mailbox
@@ -116,7 +115,7 @@ def mailbox_poll(request: HttpRequest, mailbox_id: int) -> HttpResponse:
     if mailbox.inbound != Mailbox.Inbound.IMAP or not mailbox.imap_host or not mailbox.active:
         messages.error(request, f"{mailbox.address} is not an active IMAP mailbox.")
     else:
-        summary = inbound.poll_mailbox(mailbox, now=timezone.now())
+        summary = inbound.poll_mailbox(mailbox, now=clock.now())
         if summary.ok:
             messages.success(request, str(summary))
         else:
@@ -205,6 +204,6 @@ def mail_discard(request: HttpRequest, mail_id: int) -> HttpResponse:
     if mail.state != InboundMail.State.FAILED:
         messages.error(request, f"Only failed mail can be discarded; mail {mail.pk} is not.")
         return _back(request)
-    services.discard(mail, now=timezone.now())
+    services.discard(mail, now=clock.now())
     messages.success(request, f"Discarded mail {mail.pk}; its bytes stay under Discarded.")
     return _back(request)

@@ -19,8 +19,8 @@ from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.tasks import task
-from django.utils import timezone
 
+from patron.core import clock
 from patron.mail import imap, services
 from patron.mail.listener import Envelope
 from patron.mail.models import InboundMail, Mailbox
@@ -243,7 +243,7 @@ def poll_one_mailbox(mailbox_id: int) -> str:
     if mailbox is None:
         return "not an active IMAP mailbox"
     try:
-        return str(poll_mailbox(mailbox, now=timezone.now()))
+        return str(poll_mailbox(mailbox, now=clock.now()))
     except Exception as error:  # a bug in one mailbox's poll must not stop the next run
         logger.exception("polling %s failed", mailbox.address)
         return f"{mailbox.address}: {type(error).__name__}: {error}"
@@ -292,7 +292,7 @@ def listener_store(raw: bytes, envelope: Envelope) -> None:
     if not by_mailbox:
         raise NoMailbox(f"No active listener mailbox for {', '.join(envelope.rcpt_tos)}.")
     source = InboundMail.Source.LMTP if envelope.protocol == "lmtp" else InboundMail.Source.SMTP
-    received_at = timezone.now()
+    received_at = clock.now()
     for mailbox, recipients in by_mailbox.values():
         services.receive_raw(
             raw,
@@ -338,7 +338,7 @@ class PipeStore:
             raw,
             mailbox=mailbox,
             source=InboundMail.Source.PIPE,
-            received_at=timezone.now(),
+            received_at=clock.now(),
             envelope_from=envelope.mail_from,
             envelope_to=list(envelope.rcpt_tos) or [mailbox.address],
         )

@@ -129,7 +129,9 @@ def send_reply_mail(event: TicketEvent) -> None:
         return
     mailbox = mailbox_for_ticket(ticket)
     if mailbox is None:
-        logger.warning(
+        # DEBUG: a desk without a mailbox would log this for every reply; `patron serve` and
+        # `patron check` say once that replies are not sent by email.
+        logger.debug(
             "Ticket #%s: no active mailbox, so reply %s is not sent by email",
             ticket.number,
             message.pk,

@@ -18,10 +18,9 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.utils import timezone
 from django.utils.html import escape
 
-from patron.core import permissions
+from patron.core import clock, permissions
 from patron.core.errors import InvalidInput, PatronError
 from patron.mail import parsing, quotes, threads
 from patron.mail.models import InboundMail, Mailbox, MailThread, OutboundMail
@@ -124,7 +123,7 @@ PROCESSED_FIELDS = [
 def _fail(mail: InboundMail, reason: str, *, state: str = InboundMail.State.FAILED) -> None:
     mail.state = state
     mail.reason = reason
-    mail.processed_at = timezone.now()
+    mail.processed_at = clock.now()
     mail.save(update_fields=PROCESSED_FIELDS)
 
 
@@ -410,7 +409,7 @@ def _deliver(
     if parsed.oversized:
         reasons.append(f"Left out, too big: {'; '.join(parsed.oversized)}.")
     mail.reason = " ".join(reasons)
-    mail.processed_at = timezone.now()
+    mail.processed_at = clock.now()
     mail.save(update_fields=PROCESSED_FIELDS)
     if created and mail.mailbox.send_acknowledgement and parsed.auto_submitted is None:
         from patron.mail import outbound

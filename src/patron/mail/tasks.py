@@ -7,8 +7,8 @@ import logging
 from django.db import transaction
 from django.db.models import F
 from django.tasks import task
-from django.utils import timezone
 
+from patron.core import clock
 from patron.core.errors import PatronError
 from patron.mail import services
 from patron.mail.models import InboundMail
@@ -46,7 +46,7 @@ def process_inbound(mail_id: int) -> str:
     InboundMail.objects.filter(pk=mail_id, state=InboundMail.State.RECEIVED).update(
         state=InboundMail.State.FAILED,
         reason=reason[:2000],
-        processed_at=timezone.now(),
+        processed_at=clock.now(),
         attempts=F("attempts") + 1,
     )
     return InboundMail.State.FAILED
@@ -56,7 +56,7 @@ def process_inbound(mail_id: int) -> str:
 def process_pending_mail() -> int:
     """Enqueue again every mail still waiting after the grace (its task died with a worker),
     oldest arrival first, so a backlog threads as it would have when it arrived."""
-    cutoff = timezone.now() - services.process_grace()
+    cutoff = clock.now() - services.process_grace()
     pending = list(
         InboundMail.objects.filter(state=InboundMail.State.RECEIVED, received_at__lt=cutoff)
         .order_by("received_at", "id")

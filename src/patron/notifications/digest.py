@@ -15,6 +15,7 @@ it.
 from __future__ import annotations
 
 import logging
+import smtplib
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -172,13 +173,23 @@ def send_digests(*, now: datetime, since: timedelta | None = None) -> int:
                 from_email=None,
                 recipient_list=[profile.user.email],
             )
-        except Exception:
-            # Give the period back, so the next run sends this digest.
-            AgentProfile.objects.filter(
-                pk=profile.pk, last_digest_at=now, last_digest_notification_id=newest_id
-            ).update(
-                last_digest_at=profile.last_digest_at,
-                last_digest_notification_id=profile.last_digest_notification_id,
+        except (OSError, smtplib.SMTPException) as error:
+            # The mail server is down or refuses: expected, so one line, not a traceback.
+            _give_back(profile, now=now, newest_id=newest_id)
+            logger.warning(
+                "Could not email the digest to %s (%s); will try again", profile.user, error
             )
+        except Exception:
+            _give_back(profile, now=now, newest_id=newest_id)
             logger.exception("Could not email the digest to %s; will try again", profile.user)
     return sent
+
+
+def _give_back(profile: AgentProfile, *, now: datetime, newest_id: int) -> None:
+    """Give the period back, so the next run sends this digest."""
+    AgentProfile.objects.filter(
+        pk=profile.pk, last_digest_at=now, last_digest_notification_id=newest_id
+    ).update(
+        last_digest_at=profile.last_digest_at,
+        last_digest_notification_id=profile.last_digest_notification_id,
+    )

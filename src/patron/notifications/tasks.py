@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.tasks import task
-from django.utils import timezone
 
+from patron.core import clock
 from patron.notifications import digest
 
 
 @task()
 def send_due_digests() -> int:
     """Email every agent whose digest is due (run hourly from `patron.core.schedule`)."""
-    return digest.send_digests(now=timezone.now())
+    return digest.send_digests(now=clock.now())

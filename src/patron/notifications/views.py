@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from patron.core import notifications, permissions
+from patron.core import clock, notifications, permissions
 from patron.core.errors import InvalidInput, NotAllowed
 from patron.notifications import digest, services
 from patron.notifications.forms import NotificationSettingsForm
@@ -22,11 +19,6 @@ from patron.people.models import AgentProfile
 
 PAGE_SIZE = 25
 INVALID_FORM = 400
-
-
-def clock() -> datetime:
-    """The time notifications are marked read at; tests replace it."""
-    return timezone.now()
 
 
 def _agent(request: HttpRequest) -> User:
@@ -70,10 +62,10 @@ def mark_read(request: HttpRequest) -> HttpResponse:
     """Mark the chosen notifications read (or all of them with `all`), then back to the list."""
     user = _agent(request)
     if request.POST.get("all"):
-        notifications.mark_all_read(user, clock())
+        notifications.mark_all_read(user, clock.now())
     else:
         ids = [int(value) for value in request.POST.getlist("id") if value.isdigit()]
-        notifications.mark_read(user, ids, clock())
+        notifications.mark_read(user, ids, clock.now())
     return redirect("notification_list")
 
 
@@ -85,7 +77,7 @@ def open_notification(request: HttpRequest, notification_id: int) -> HttpRespons
     found = notifications.for_user(user).filter(pk=notification_id).first()
     if found is None:
         return redirect("notification_list")
-    notifications.mark_read(user, [found.pk], clock())
+    notifications.mark_read(user, [found.pk], clock.now())
     return redirect("ticket_detail", number=found.ticket.number)
 
 

@@ -12,9 +12,8 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from patron.core import permissions
+from patron.core import clock, permissions
 from patron.core.errors import InvalidInput
 from patron.people.custom_fields import clean_custom_fields
 from patron.people.models import (
@@ -246,7 +245,7 @@ def set_relationship(
                 {"from": previous, "to": relationship},
                 organization=organization,
                 actor=actor,
-                at=now or timezone.now(),
+                at=now or clock.now(),
             )
     return organization
 

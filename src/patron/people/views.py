@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -12,10 +11,9 @@ from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from patron.core import permissions
+from patron.core import clock, permissions
 from patron.core.errors import InvalidInput, NotAllowed
 from patron.people import queries, services
 from patron.people.forms import (
@@ -32,11 +30,6 @@ from patron.people.models import Contact, Organization, Relationship, Segment
 PAGE_SIZE = 50
 OPEN_TICKETS_SHOWN = 100
 INVALID_FORM = 400
-
-
-def clock() -> datetime:
-    """The time pages are rendered at; tests replace it."""
-    return timezone.now()
 
 
 def _agent(request: HttpRequest) -> User:
@@ -98,7 +91,7 @@ def _contact_page(
         "people/contact_detail.html",
         {
             "contact": contact,
-            "local_time": queries.local_time(contact, clock()),
+            "local_time": queries.local_time(contact, clock.now()),
             "relationship_source": queries.relationship_source(contact),
             "custom_fields": queries.custom_field_rows("contact", contact.custom_fields),
             "tickets": queries.contact_tickets(contact),
@@ -132,7 +125,7 @@ def contact_edit(request: HttpRequest, contact_id: int) -> HttpResponse:
             services.update_contact(
                 contact,
                 actor=user,
-                now=clock(),
+                now=clock.now(),
                 name=data["name"],
                 phone=data["phone"],
                 language=data["language"],
@@ -160,7 +153,7 @@ def contact_create(request: HttpRequest) -> HttpResponse:
         try:
             contact = services.create_contact(
                 email=data["email"],
-                now=clock(),
+                now=clock.now(),
                 name=data["name"],
                 organization=data["organization"],
                 phone=data["phone"],
@@ -189,7 +182,7 @@ def contact_attach(request: HttpRequest, contact_id: int) -> HttpResponse:
         messages.error(request, "Choose an organization from the list.")
     else:
         organization = form.cleaned_data["organization"]
-        services.attach_to_organization(contact, organization, actor=user, now=clock())
+        services.attach_to_organization(contact, organization, actor=user, now=clock.now())
         messages.success(request, f"{contact} now belongs to {organization or 'no organization'}.")
     return redirect("contact_detail", contact_id=contact.pk)
 
@@ -210,7 +203,7 @@ def contact_merge(request: HttpRequest, contact_id: int) -> HttpResponse:
             form.add_error("target_email", "No contact has that address.")
         elif request.POST.get("confirm") == "yes":
             try:
-                services.merge_contacts(source, target, actor=user, now=clock())
+                services.merge_contacts(source, target, actor=user, now=clock.now())
             except InvalidInput as error:
                 form.add_error(None, str(error))
                 target = None
@@ -308,7 +301,7 @@ def organization_edit(request: HttpRequest, organization_id: int) -> HttpRespons
             services.update_organization(
                 organization,
                 actor=user,
-                now=clock(),
+                now=clock.now(),
                 name=data["name"],
                 tier=data["tier"],
                 account_manager=data["account_manager"],
@@ -332,7 +325,7 @@ def organization_relationship(request: HttpRequest, organization_id: int) -> Htt
     organization = queries.organization_for_page(organization_id)
     try:
         services.set_relationship(
-            organization, request.POST.get("relationship", ""), actor=user, now=clock()
+            organization, request.POST.get("relationship", ""), actor=user, now=clock.now()
         )
     except InvalidInput as error:
         messages.error(request, str(error))
@@ -355,7 +348,7 @@ def organization_create(request: HttpRequest) -> HttpResponse:
                 permissions.check_change_relationship(user)
             organization = services.create_organization(
                 name=data["name"],
-                now=clock(),
+                now=clock.now(),
                 relationship=data["relationship"],
                 tier=data["tier"].strip(),
                 domains=services.clean_domains(form.domain_list()),

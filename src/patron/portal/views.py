@@ -19,10 +19,10 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from patron.core import clock
 from patron.core.errors import InvalidInput
 from patron.portal import services
 from patron.portal.forms import WebForm
@@ -81,9 +81,7 @@ def new_request(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _render(request, "portal/new.html", {"form": form})
     try:
-        ticket = services.submit_request(
-            form.web_request(), ip=client_ip(request), now=timezone.now()
-        )
+        ticket = services.submit_request(form.web_request(), ip=client_ip(request), now=clock.now())
     except RateLimited as error:
         context = {"form": form, "refusal": str(error)}
         response = _render(request, "portal/new.html", context, status=TOO_MANY_REQUESTS)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.postgres.search import SearchVectorField
-from django.core import checks
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 class Kind(models.TextChoices):
@@ -22,12 +21,13 @@ class Kind(models.TextChoices):
     TICKET = "ticket", "Ticket"
 
 
-class VectorField(SearchVectorField):
-    """A tsvector column that SQLite installs may carry (always NULL there) without
-    `django.contrib.postgres` in INSTALLED_APPS, which would need psycopg everywhere."""
+class VectorField(models.Field[Any, Any]):
+    """A tsvector column (always NULL on SQLite), declared without `django.contrib.postgres`,
+    which imports a PostgreSQL driver: a base install has none. The PostgreSQL-only code that
+    fills and matches it lives in `patron.search.postgres`, imported only on PostgreSQL."""
 
-    def _check_postgres_installed(self, *args: Any) -> list[checks.CheckMessage]:
-        return []
+    def db_type(self, connection: BaseDatabaseWrapper) -> str:
+        return "tsvector"
 
 
 class SearchDocument(models.Model):

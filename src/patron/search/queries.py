@@ -25,7 +25,6 @@ from functools import reduce
 from operator import add
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.db.models import (
     Case,
@@ -214,8 +213,9 @@ def _match(documents: QuerySet[SearchDocument], terms: Terms) -> QuerySet[Search
             params=[terms.fts5()],
         )
     if connection.vendor == "postgresql":
-        tsquery = SearchQuery(terms.tsquery(), search_type="raw", config="simple")
-        return documents.filter(search_vector=tsquery)
+        from patron.search import postgres
+
+        return postgres.matching(documents, terms.tsquery())
     # Any other database: the same words by LIKE, without an index.
     every_word = [
         Q(title_terms__contains=f" {w} ") | Q(body_terms__contains=f" {w} ") for w in terms.exact

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.postgres.search import SearchVector
 from django.db import connection, transaction
 from django.db.models import Prefetch, QuerySet
 
@@ -72,28 +71,38 @@ def _organization_queryset() -> QuerySet[Organization]:
 
 def index_ticket(ticket_id: int) -> None:
     """(Re-)index a ticket; a merged or deleted one leaves the index."""
-    ticket = _ticket_queryset().filter(pk=ticket_id).first()
-    if ticket is None:
-        remove(Kind.TICKET, ticket_id)
-    else:
-        _write([ticket_document(ticket)])
+    index_tickets([ticket_id])
 
 
 def index_contact(contact_id: int) -> None:
     """(Re-)index a contact; a merged or deleted one leaves the index."""
-    contact = _contact_queryset().filter(pk=contact_id).first()
-    if contact is None:
-        remove(Kind.CONTACT, contact_id)
-    else:
-        _write([contact_document(contact)])
+    index_contacts([contact_id])
 
 
 def index_organization(org_id: int) -> None:
-    organization = _organization_queryset().filter(pk=org_id).first()
-    if organization is None:
-        remove(Kind.ORGANIZATION, org_id)
-    else:
-        _write([organization_document(organization)])
+    _index(Kind.ORGANIZATION, [org_id], _organization_queryset(), organization_document)
+
+
+def index_tickets(ticket_ids: Iterable[int]) -> None:
+    _index(Kind.TICKET, ticket_ids, _ticket_queryset(), ticket_document)
+
+
+def index_contacts(contact_ids: Iterable[int]) -> None:
+    _index(Kind.CONTACT, contact_ids, _contact_queryset(), contact_document)
+
+
+def _index[T: Any](
+    kind: str, ids: Iterable[int], queryset: QuerySet[T], build: Callable[[T], Document]
+) -> None:
+    """(Re-)index these objects of one kind; those that no longer qualify leave the index."""
+    wanted = set(ids)
+    if not wanted:
+        return
+    found = list(queryset.filter(pk__in=wanted))
+    _write([build(item) for item in found])
+    gone = wanted - {item.pk for item in found}
+    if gone:
+        SearchDocument.objects.filter(kind=kind, object_id__in=gone).delete()
 
 
 def remove(kind: str, id: int) -> None:
@@ -124,33 +133,43 @@ def _write(documents: list[Document]) -> None:
         )
         if connection.vendor == "postgresql":
             # SQLite's FTS5 table follows by triggers; PostgreSQL's vector is computed here.
+            from patron.search import postgres
+
             kinds = {row.kind for row in rows}
-            SearchDocument.objects.filter(
-                kind__in=kinds, object_id__in=[row.object_id for row in rows]
-            ).update(search_vector=SearchVector("title_terms", "body_terms", config="simple"))
+            postgres.refresh_vectors(
+                SearchDocument.objects.filter(
+                    kind__in=kinds, object_id__in=[row.object_id for row in rows]
+                )
+            )
 
 
 def index_after_event(event: TicketEvent) -> None:
     """The `search_index` consumer: re-index the ticket (a merged one leaves the index); a new
     requester, or the one a ticket left, is indexed too, so contacts from mail are findable."""
-    index_ticket(event.ticket_id)
-    contact_ids: list[int] = []
-    if event.kind == EventKind.CREATED:
-        ticket = Ticket.objects.filter(pk=event.ticket_id).values("requester_id", "organization_id")
-        for row in ticket:
-            contact_ids.append(row["requester_id"])
-            organization_id = row["organization_id"]
-            if (
-                organization_id
-                and not SearchDocument.objects.filter(
-                    kind=Kind.ORGANIZATION, object_id=organization_id
-                ).exists()
-            ):
-                index_organization(organization_id)
-    elif event.kind == EventKind.REQUESTER_CHANGED:
-        contact_ids += [int(i) for i in (event.data.get("from"), event.data.get("to")) if i]
-    for contact_id in contact_ids:
-        index_contact(contact_id)
+    index_after_events([event])
+
+
+def index_after_events(events: list[TicketEvent]) -> None:
+    """The `search_index` consumer for a batch: each ticket and contact written once."""
+    ticket_ids = {event.ticket_id for event in events}
+    contact_ids: set[int] = set()
+    created = [event.ticket_id for event in events if event.kind == EventKind.CREATED]
+    organization_ids: set[int] = set()
+    for row in Ticket.objects.filter(pk__in=created).values("requester_id", "organization_id"):
+        contact_ids.add(row["requester_id"])
+        if row["organization_id"]:
+            organization_ids.add(row["organization_id"])
+    for event in events:
+        if event.kind == EventKind.REQUESTER_CHANGED:
+            contact_ids |= {int(i) for i in (event.data.get("from"), event.data.get("to")) if i}
+    index_tickets(ticket_ids)
+    index_contacts(contact_ids)
+    # An organization is indexed when it is created; this only fills a gap (say, after a restore).
+    indexed = SearchDocument.objects.filter(
+        kind=Kind.ORGANIZATION, object_id__in=organization_ids
+    ).values_list("object_id", flat=True)
+    for organization_id in organization_ids - set(indexed):
+        index_organization(organization_id)
 
 
 def _batches[T](items: Iterable[T], size: int) -> Iterator[list[T]]:

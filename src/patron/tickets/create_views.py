@@ -8,9 +8,8 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 
-from patron.core import permissions
+from patron.core import clock, permissions
 from patron.core.errors import PatronError
 from patron.people.models import Team
 from patron.tickets import services
@@ -68,7 +67,7 @@ def new_ticket(request: HttpRequest) -> HttpResponse:
                 assignee=data["assignee"],
                 uploads=uploads_from(request),
                 actor=request.user,
-                now=timezone.now(),
+                now=clock.now(),
             )
         except PatronError as refused:
             error = str(refused)

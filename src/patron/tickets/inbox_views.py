@@ -11,11 +11,10 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from patron.core import permissions
+from patron.core import clock, permissions
 from patron.core.errors import InvalidInput, NotAllowed, PatronError
 from patron.people.models import AgentProfile, Team
 from patron.tickets import inbox
@@ -54,7 +53,7 @@ def _columns(view: inbox.ActiveView, key: str, descending: bool) -> list[dict[st
 @require_GET
 def inbox_page(request: HttpRequest) -> HttpResponse:
     user = _agent_user(request)
-    now = timezone.now()
+    now = clock.now()
     saved_views = list(inbox.saved_views_for(user).select_related("shared_with_team", "owner"))
     view = inbox.resolve_view(user, request.GET.get("view", ""), now=now)
     sort = request.GET.get("sort", "")
@@ -106,7 +105,7 @@ def inbox_counts(request: HttpRequest) -> JsonResponse:
     """{view key: count} for the sidebar, for pages that refresh counts live."""
     user = _agent_user(request)
     saved_views = list(inbox.saved_views_for(user))
-    return JsonResponse(inbox.view_counts(user, saved_views, now=timezone.now()))
+    return JsonResponse(inbox.view_counts(user, saved_views, now=clock.now()))
 
 
 def _back(request: HttpRequest) -> str:
@@ -127,7 +126,7 @@ def inbox_bulk(request: HttpRequest) -> HttpResponse:
             request.POST.get("action", ""),
             {key: request.POST.get(key, "") for key in inbox.BULK_PARAMS},
             actor=user,
-            now=timezone.now(),
+            now=clock.now(),
         )
     except PatronError as error:
         messages.error(request, str(error))

@@ -9,10 +9,9 @@ from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from patron.core import permissions
+from patron.core import clock, permissions
 from patron.core.errors import PatronError
 from patron.mail import outbound as mail_outbound
 from patron.mail import queries as mail_queries
@@ -36,7 +35,7 @@ def retry_mail(request: HttpRequest, number: int, outbound_id: int) -> HttpRespo
         raise Http404("There is no such mail on this ticket.")
     assert isinstance(request.user, User)  # login_required
     try:
-        mail_outbound.retry(outbound, actor=request.user, now=timezone.now())
+        mail_outbound.retry(outbound, actor=request.user, now=clock.now())
     except PatronError as error:
         messages.error(request, str(error))
     else:

@@ -19,10 +19,9 @@ from django.contrib.auth.models import User
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from patron.core import permissions, presence
+from patron.core import clock, permissions, presence
 from patron.core.errors import InvalidInput, PatronError
 from patron.mail import queries as mail_queries
 from patron.people import queries as people_queries
@@ -225,7 +224,7 @@ def _customer_context(user: User, ticket: Ticket) -> dict[str, Any]:
     return {
         "requester": requester,
         "requester_fields": people_queries.custom_field_rows("contact", requester.custom_fields),
-        "local_time": people_queries.local_time(requester, timezone.now()),
+        "local_time": people_queries.local_time(requester, clock.now()),
         "organization": organization,
         "requester_tickets": list(recent.filter(requester=requester)[:RECENT_TICKETS]),
         "organization_tickets": (
@@ -280,7 +279,7 @@ def _render_page(
         "previous_number": previous,
         "next_number": following,
         "view_query": f"?view={view}" if view else "",
-        "others": presence.others_on(ticket, viewer=user, now=timezone.now()),
+        "others": presence.others_on(ticket, viewer=user, now=clock.now()),
         "poll_seconds": _poll_seconds(request),
     }
     return render(request, "tickets/detail.html", context, status=status)
@@ -356,7 +355,7 @@ def ticket_reply(request: HttpRequest, number: int) -> HttpResponse:
             status=status,
             uploads=uploads,
             mentions=mentioned_agents(body) if kind == "note" else (),
-            now=timezone.now(),
+            now=clock.now(),
         )
     except PatronError as error:
         return _render_page(request, ticket, composer=_with_error(kept, str(error)))
@@ -406,7 +405,7 @@ def _custom_values(ticket: Ticket, post: Any) -> dict[str, object]:
 
 
 def _change(field: str, ticket: Ticket, request: HttpRequest) -> Callable[[], None]:
-    user, now, post = _user(request), timezone.now(), request.POST
+    user, now, post = _user(request), clock.now(), request.POST
     value = post.get("value", "")
     changes: dict[str, Callable[[], None]] = {
         "status": lambda: services.change_status(ticket, value, actor=user, now=now),
@@ -458,9 +457,9 @@ def ticket_follow(request: HttpRequest, number: int) -> HttpResponse:
     user = _user(request)
     permissions.check_view_ticket(user, ticket)
     if request.POST.get("follow") == "1":
-        services.follow(ticket, user, actor=user, now=timezone.now())
+        services.follow(ticket, user, actor=user, now=clock.now())
     else:
-        services.unfollow(ticket, user, actor=user, now=timezone.now())
+        services.unfollow(ticket, user, actor=user, now=clock.now())
     return _sidebar_response(request, number)
 
 
@@ -503,7 +502,7 @@ def ticket_merge(request: HttpRequest, number: int) -> HttpResponse:
         if target is None:
             raise InvalidInput(f"There is no ticket #{raw} to merge into.")
         permissions.check_view_ticket(user, target)
-        services.merge_tickets(ticket, target, actor=user, now=timezone.now())
+        services.merge_tickets(ticket, target, actor=user, now=clock.now())
     except PatronError as error:
         messages.error(request, str(error))
         return redirect("ticket_detail", number=number)
@@ -521,7 +520,7 @@ def ticket_split(request: HttpRequest, number: int, message_id: int) -> HttpResp
     if message is None:
         raise Http404("There is no such message on this ticket.")
     try:
-        new = services.split_message(ticket, message, actor=user, now=timezone.now())
+        new = services.split_message(ticket, message, actor=user, now=clock.now())
     except PatronError as error:
         messages.error(request, str(error))
         return redirect("ticket_detail", number=number)
@@ -540,7 +539,7 @@ def ticket_presence(request: HttpRequest, number: int) -> HttpResponse:
         raise Http404(f"There is no ticket #{number}.")
     user = _user(request)
     permissions.check_view_ticket(user, ticket)
-    now = timezone.now()
+    now = clock.now()
     if request.method == "POST":
         typing = request.POST.get("typing", "") in ("1", "true")
         presence.touch(user, ticket, typing=typing, now=now)

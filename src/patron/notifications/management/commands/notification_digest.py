@@ -6,20 +6,15 @@ what goes out, so running it again, or alongside the job, sends nothing twice.""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 
+from patron.core import clock
 from patron.notifications.digest import send_digests
 
 MAX_SINCE_HOURS = 24 * 366
-
-
-def clock() -> datetime:
-    """The time the digest is sent at; tests replace it."""
-    return timezone.now()
 
 
 class Command(BaseCommand):
@@ -42,5 +37,5 @@ class Command(BaseCommand):
         if hours is not None and not 0 < hours <= MAX_SINCE_HOURS:
             raise CommandError(f"--since-hours must be between 1 and {MAX_SINCE_HOURS}.")
         since = timedelta(hours=hours) if hours is not None else None
-        sent = send_digests(now=clock(), since=since)
+        sent = send_digests(now=clock.now(), since=since)
         self.stdout.write(f"Sent {sent} digest email{'s' if sent != 1 else ''}.")
