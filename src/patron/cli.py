@@ -306,7 +306,6 @@ def run_mail_pipe(args: argparse.Namespace) -> int:
 
 
 def run_mail_poll(args: argparse.Namespace) -> int:
-
     from patron.mail import inbound
     from patron.mail.models import Mailbox
 

@@ -74,7 +74,7 @@ def consumer_for(name: str) -> Consumer | None:
 
 
 def consumer_named(name: str) -> Callable[[TicketEvent], None]:
-    try:
-        return _BY_NAME[name].handle
-    except KeyError:
-        raise LookupError(f"No event consumer is called {name!r}") from None
+    consumer = consumer_for(name)
+    if consumer is None:
+        raise LookupError(f"No event consumer is called {name!r}")
+    return consumer.handle

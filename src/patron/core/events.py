@@ -16,7 +16,6 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import groupby
-from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -26,9 +25,6 @@ from patron.core import wake
 from patron.core.models import DeliveryState, EventDelivery
 from patron.people.models import Contact
 from patron.tickets.models import AuthorKind, Ticket, TicketEvent
-
-if TYPE_CHECKING:
-    from patron.core.consumers import Consumer
 
 logger = logging.getLogger(__name__)
 
@@ -164,8 +160,6 @@ def deliver_batch(delivery_ids: Sequence[int], *, now: datetime, worker: str | N
     retried event by event in savepoints, and only the events that fail back off, as in
     `deliver`.
     """
-    from patron.core.consumers import consumer_for
-
     worker = worker or uuid.uuid4().hex
     done: list[int] = []
     with transaction.atomic():
@@ -182,7 +176,7 @@ def deliver_batch(delivery_ids: Sequence[int], *, now: datetime, worker: str | N
         )
         for name, group in groupby(claimed, key=lambda delivery: delivery.consumer):
             deliveries = list(group)
-            done += _run_group(consumer_for(name), deliveries, worker=worker, now=now)
+            done += _run_group(name, deliveries, worker=worker, now=now)
         EventDelivery.objects.filter(pk__in=done, claimed_by=worker).update(
             state=DeliveryState.DONE, done_at=now, last_error=""
         )
@@ -190,9 +184,12 @@ def deliver_batch(delivery_ids: Sequence[int], *, now: datetime, worker: str | N
 
 
 def _run_group(
-    consumer: Consumer | None, deliveries: list[EventDelivery], *, worker: str, now: datetime
+    name: str, deliveries: list[EventDelivery], *, worker: str, now: datetime
 ) -> list[int]:
     """Run one consumer over its claimed receipts; return the ids that succeeded."""
+    from patron.core.consumers import consumer_for, consumer_named
+
+    consumer = consumer_for(name)
     if consumer is not None and consumer.handle_batch is not None:
         try:
             with transaction.atomic():
@@ -203,10 +200,9 @@ def _run_group(
     succeeded: list[int] = []
     for delivery in deliveries:
         try:
-            if consumer is None:
-                raise LookupError(f"No event consumer is called {delivery.consumer!r}")
+            # Inside the try: a consumer since removed fails and backs off, as in `deliver`.
             with transaction.atomic():
-                consumer.handle(delivery.event)
+                consumer_named(name)(delivery.event)
         except Exception as error:
             logger.exception("Consumer %s failed on event %s", delivery.consumer, delivery.event_id)
             _record_failure(delivery, worker=worker, now=now, error=error)

@@ -80,7 +80,7 @@ def index_contact(contact_id: int) -> None:
 
 
 def index_organization(org_id: int) -> None:
-    _index(Kind.ORGANIZATION, [org_id], _organization_queryset(), organization_document)
+    index_organizations([org_id])
 
 
 def index_tickets(ticket_ids: Iterable[int]) -> None:
@@ -89,6 +89,10 @@ def index_tickets(ticket_ids: Iterable[int]) -> None:
 
 def index_contacts(contact_ids: Iterable[int]) -> None:
     _index(Kind.CONTACT, contact_ids, _contact_queryset(), contact_document)
+
+
+def index_organizations(org_ids: Iterable[int]) -> None:
+    _index(Kind.ORGANIZATION, org_ids, _organization_queryset(), organization_document)
 
 
 def _index[T: Any](
@@ -168,8 +172,7 @@ def index_after_events(events: list[TicketEvent]) -> None:
     indexed = SearchDocument.objects.filter(
         kind=Kind.ORGANIZATION, object_id__in=organization_ids
     ).values_list("object_id", flat=True)
-    for organization_id in organization_ids - set(indexed):
-        index_organization(organization_id)
+    index_organizations(organization_ids - set(indexed))
 
 
 def _batches[T](items: Iterable[T], size: int) -> Iterator[list[T]]:
