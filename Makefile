@@ -14,6 +14,7 @@ test:
 	$(MAKE) test-sqlite
 	$(MAKE) test-postgres
 	$(MAKE) test-base
+	$(MAKE) test-future
 
 lint:
 	.venv/bin/ruff check .
@@ -33,13 +34,13 @@ test-base:
 	@echo "=== the base install (no extras) ==="
 	env -u DATABASE_URL $(PYTEST) tests/install
 
-# The suite again with the system clock a year ahead (libfaketime). Not yet part of `make test`:
-# under faketime one mail test hangs past 51% of the suite (not yet found which).
+# The suite again with the wall clock a year ahead (libfaketime; the monotonic clock stays real,
+# see scripts/faketime/sitecustomize.py for why and for the one thing that needs patching).
 test-future:
 	@echo "=== test suite on SQLite, a year from today ==="
 	@if command -v faketime >/dev/null; then \
-	  env -u DATABASE_URL faketime -f '+365d' \
-	    $(PYTEST) --ignore=tests/install -m "not browser"; \
+	  env -u DATABASE_URL PYTHONPATH=$(CURDIR)/scripts/faketime FAKETIME_DONT_FAKE_MONOTONIC=1 \
+	    faketime -f '+365d' $(PYTEST) --ignore=tests/install -m "not browser"; \
 	elif [ "$$CI" = true ]; then \
 	  echo "*** faketime is missing (apt-get install faketime); CI=true makes that a failure" >&2; exit 1; \
 	else echo "(skipped: faketime is not installed; apt-get install faketime)"; fi

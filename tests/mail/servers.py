@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from imapclient import IMAPClient
@@ -57,6 +58,30 @@ def wait_for_port(
                     f"nothing listens on 127.0.0.1:{port} after {timeout} s"
                 ) from None
             time.sleep(0.02)
+
+
+def real_clock_environment() -> dict[str, str]:
+    """This environment without libfaketime, for a server that must keep the machine's clock.
+
+    Dovecot clears its children's environment, so under `make test-future` its master would run a
+    year ahead while its imap, auth and anvil processes do not, and their timeouts disagree. The
+    whole server keeps the real clock instead, as a mail server on another machine would.
+    """
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name != "LD_PRELOAD" and not name.startswith("FAKETIME")
+    }
+
+
+def server_now() -> datetime:
+    """The clock the mail servers keep: the machine's real one (see `real_clock_environment`).
+
+    The kernel stamps a new file with the real time and libfaketime leaves `stat` alone, so a
+    fresh file's mtime reads that clock even from a process whose clock is faked.
+    """
+    with tempfile.NamedTemporaryFile() as probe:
+        return datetime.fromtimestamp(os.stat(probe.name).st_mtime, UTC)
 
 
 def find_dovecot() -> str:
@@ -111,7 +136,10 @@ class Dovecot:
         # Dovecot daemonizes; its output goes to a file so no pipe is held open by the daemon.
         with open(self.dir / "startup.log", "wb") as output:
             started = subprocess.run(
-                [self.binary, "-c", str(self.config)], stdout=output, stderr=output
+                [self.binary, "-c", str(self.config)],
+                stdout=output,
+                stderr=output,
+                env=real_clock_environment(),
             )
         if started.returncode != 0:
             raise RuntimeError(

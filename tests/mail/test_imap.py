@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from patron.mail.imap import Fetched, MailboxUnavailable, StoreFailed, idle_once, poll
-from tests.mail.servers import PASSWORD, Dovecot, message
+from tests.mail.servers import PASSWORD, Dovecot, message, server_now
 
 SEEN = "\\Seen"
 
@@ -51,7 +51,7 @@ def test_poll_stores_then_flags_and_a_second_poll_stores_nothing(dovecot: Doveco
         assert fetched.internal_date is not None
         assert fetched.internal_date.tzinfo is not None
         assert fetched.internal_date.utcoffset() == timedelta(0)
-        assert abs(fetched.internal_date - datetime.now(UTC)) < timedelta(minutes=5)
+        assert abs(fetched.internal_date - server_now()) < timedelta(minutes=5)
     assert seen(dovecot, user) == {1: True, 2: True, 3: True}
 
     again = Store()
