@@ -52,6 +52,10 @@ def test_it_creates_client_and_customer_tickets_with_messages_and_events(now: da
         assert ticket.messages.count() == ticket.message_count >= 1
         assert ticket.events.filter(kind=EventKind.CREATED).count() == 1
     assert Message.objects.filter(author_kind=AuthorKind.AGENT, public=True).exists()
+    # Every kind of event in the database is one EventKind names (the timeline has words for it).
+    kinds = set(TicketEvent.objects.values_list("kind", flat=True))
+    assert len(kinds) > 3 and kinds <= set(EventKind.values), kinds - set(EventKind.values)
+    assert set(TicketEvent.objects.values_list("actor_kind", flat=True)) <= set(AuthorKind.values)
 
 
 @pytest.mark.django_db

@@ -29,7 +29,7 @@ from patron.mail.models import InboundMail, Mailbox, MailThread, OutboundMail
 from patron.mail.tasks import process_inbound
 from patron.people.models import Role
 from patron.tickets import services as tickets
-from patron.tickets.models import Message, Ticket, TicketEvent
+from patron.tickets.models import EventKind, Message, Ticket, TicketEvent
 from tests import factories
 from tests.mail.servers import SmtpSink, free_port
 
@@ -556,7 +556,7 @@ def test_a_bounce_marks_the_reply_bounced_on_the_page_and_in_the_timeline(
     assert report.state == InboundMail.State.IGNORED and report.ticket == ticket
     assert row.state == OutboundMail.State.BOUNCED
     assert row.last_error == "5.1.1 550 5.1.1 User unknown"
-    events = TicketEvent.objects.filter(ticket=ticket, kind=outbound.MAIL_BOUNCED)
+    events = TicketEvent.objects.filter(ticket=ticket, kind=EventKind.MAIL_BOUNCED)
     assert [e.data["delayed"] for e in events] == [True, False]
 
     with transaction.atomic():  # the same report again records nothing new

@@ -13,9 +13,11 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import groupby
+from typing import Literal
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -24,7 +26,7 @@ from django.db.models import F, Q
 from patron.core import wake
 from patron.core.models import DeliveryState, EventDelivery
 from patron.people.models import Contact
-from patron.tickets.models import AuthorKind, Ticket, TicketEvent
+from patron.tickets.models import AuthorKind, EventKind, Ticket, TicketEvent
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +41,43 @@ DELIVERY_BATCH = 500
 # Set by `enqueue_held()`: record() writes receipts but enqueues no task for them.
 _enqueue_held: ContextVar[bool] = ContextVar("patron_enqueue_held", default=False)
 
-Actor = User | Contact | None
+
+@dataclass(frozen=True)
+class SystemActor:
+    """An actor that is not a person: the system itself, a bot, or an automation rule, by name.
+
+    Events made by one go through `patron.tickets.services.record_system_event`.
+    """
+
+    kind: Literal["system", "bot", "rule"]
+    name: str
+    rule_id: int | None = None  # which rule, for `kind == "rule"`
+
+    @classmethod
+    def system(cls, name: str) -> SystemActor:
+        return cls("system", name)
+
+    @classmethod
+    def bot(cls, name: str) -> SystemActor:
+        return cls("bot", name)
+
+    @classmethod
+    def rule(cls, rule_id: int, name: str) -> SystemActor:
+        return cls("rule", name, rule_id)
+
+
+Actor = User | Contact | None  # a person, or None for the system when it needs no name
 
 
 class LeaseLost(Exception):
     """Another worker claimed this receipt after our lease ran out; our effect is rolled back."""
 
 
-def author_kind(actor: Actor, *, bot: bool = False) -> str:
-    """Who acted: a contact, an agent, a bot (acting as an agent user or alone), or the system."""
+def author_kind(actor: Actor | SystemActor, *, bot: bool = False) -> str:
+    """Who acted: a contact, an agent, a bot (acting as an agent user or alone), a rule, or the
+    system."""
+    if isinstance(actor, SystemActor):
+        return actor.kind
     if isinstance(actor, Contact):
         return AuthorKind.CONTACT
     if bot:
@@ -55,7 +85,9 @@ def author_kind(actor: Actor, *, bot: bool = False) -> str:
     return AuthorKind.AGENT if actor is not None else AuthorKind.SYSTEM
 
 
-def record(ticket: Ticket, kind: str, *, actor: Actor, at: datetime, **data: object) -> TicketEvent:
+def record(
+    ticket: Ticket, kind: str, *, actor: Actor | SystemActor, at: datetime, **data: object
+) -> TicketEvent:
     """Write one event and a receipt per interested consumer; enqueue them after commit.
 
     Must be called inside the transaction that makes the change it describes.
@@ -64,12 +96,15 @@ def record(ticket: Ticket, kind: str, *, actor: Actor, at: datetime, **data: obj
 
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record() must run inside the transaction of the change it records")
+    if kind not in EventKind.values:
+        raise ValueError(f"{kind!r} is not an EventKind; add it there before recording it")
     event = TicketEvent.objects.create(
         ticket=ticket,
         kind=kind,
         at=at,
         data=data,
         actor_kind=author_kind(actor),
+        actor_name=actor.name[:120] if isinstance(actor, SystemActor) else "",
         actor_agent=actor if isinstance(actor, User) else None,
         actor_contact=actor if isinstance(actor, Contact) else None,
     )

@@ -81,14 +81,6 @@ def signature() -> tuple[int, int, str]:
     return int(newest), int(note), seen.isoformat() if seen else ""
 
 
-def _actor_name(event: TicketEvent) -> str:
-    if event.actor_agent is not None:
-        return event.actor_agent.get_full_name() or event.actor_agent.get_username()
-    if event.actor_contact is not None:
-        return str(event.actor_contact)
-    return "Patron"
-
-
 def payload(event: TicketEvent) -> dict[str, Any]:
     """What the browser needs to know about an event: which ticket, what kind, who, when.
     Pages fetch the changed part themselves, with the viewer's permissions."""
@@ -97,7 +89,7 @@ def payload(event: TicketEvent) -> dict[str, Any]:
         "ticket": event.ticket.number,
         "subject": event.ticket.subject,
         "kind": event.kind,
-        "actor": _actor_name(event),
+        "actor": event.actor_label(),
         "actor_id": event.actor_agent_id,
         "at": event.at.isoformat(),
     }

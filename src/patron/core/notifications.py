@@ -64,18 +64,10 @@ class Line:
         return self.notification.read_at is None
 
 
-def _actor_name(event: TicketEvent) -> str:
-    if event.actor_agent is not None:
-        return event.actor_agent.get_full_name() or event.actor_agent.get_username()
-    if event.actor_contact is not None:
-        return str(event.actor_contact)
-    return "Patron"
-
-
 def describe(notification: Notification) -> str:
     event, ticket = notification.event, notification.ticket
     about = f"#{ticket.number} {ticket.subject}"
-    who = _actor_name(event)
+    who = event.actor_label()
     if notification.reason == CLIENT_WAITING:
         return f"Client ticket waiting: {who} wrote on {about}"
     if notification.reason in ("mentioned", "mentioned_you"):

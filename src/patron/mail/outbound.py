@@ -34,15 +34,16 @@ from django.utils.html import escape, linebreaks
 
 from patron.core import permissions
 from patron.core.errors import IllegalTransition
-from patron.core.events import record
+from patron.core.events import SystemActor
 from patron.mail import parsing, threads
 from patron.mail.models import InboundMail, Mailbox, MailThread, OutboundMail, Security
 from patron.people.models import Contact
-from patron.tickets.models import AuthorKind, Message, Ticket, TicketEvent
+from patron.tickets.models import AuthorKind, EventKind, Message, Ticket, TicketEvent
+from patron.tickets.services import record_system_event
 
 logger = logging.getLogger(__name__)
 
-MAIL_BOUNCED = "mail_bounced"  # TicketEvent kind: a delivery report (or a delay warning) came
+MAIL_DELIVERY = SystemActor.system("Mail delivery")  # who records a bounce on the ticket
 BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
 # A mail is given up (failed) once its retries have spanned this long by the backoff schedule;
@@ -502,10 +503,10 @@ def mark_bounced(outbound: OutboundMail, bounce: parsing.Bounce, *, now: datetim
         if current.state == state and current.last_error == error:
             return  # the same report twice
         OutboundMail.objects.filter(pk=outbound.pk).update(state=state, last_error=error)
-        record(
+        record_system_event(
             current.ticket,
-            MAIL_BOUNCED,
-            actor=None,
+            EventKind.MAIL_BOUNCED,
+            by=MAIL_DELIVERY,
             at=now,
             outbound_id=outbound.pk,
             message_id=outbound.message_id,

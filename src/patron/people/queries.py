@@ -139,13 +139,7 @@ def _actor_name(user: User | None) -> str:
 
 
 def _ticket_activity(event: TicketEvent) -> Activity:
-    who = (
-        _actor_name(event.actor_agent)
-        if event.actor_agent is not None
-        else str(event.actor_contact)
-        if event.actor_contact is not None
-        else event.get_actor_kind_display()
-    )
+    who = event.actor_label()
     what = event.get_kind_display()
     if event.data.get("field"):
         what += f": {event.data['field']} → {event.data.get('to')}"

@@ -117,6 +117,7 @@ class AuthorKind(models.TextChoices):
     AGENT = "agent", "Agent"
     BOT = "bot", "Bot"
     SYSTEM = "system", "System"
+    RULE = "rule", "Rule"
 
 
 class Message(models.Model):
@@ -183,6 +184,7 @@ class EventKind(models.TextChoices):
     MERGED_IN = "merged_in", "Another ticket merged in"
     REQUESTER_CHANGED = "requester_changed", "Requester changed"
     SPLIT_OFF = "split_off", "A message split off into a new ticket"
+    MAIL_BOUNCED = "mail_bounced", "Mail bounced"
 
 
 class TicketEvent(models.Model):
@@ -197,6 +199,8 @@ class TicketEvent(models.Model):
     actor_contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A system, bot or rule actor's name ("Mail delivery", "SLA", "Rule: Escalate VIPs").
+    actor_name = models.CharField(max_length=120, blank=True, default="")
     at = models.DateTimeField()
     data = models.JSONField(default=dict, blank=True)
 
@@ -206,6 +210,14 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on ticket {self.ticket_id} at {self.at:%Y-%m-%d %H:%M}"
+
+    def actor_label(self) -> str:
+        """Who did it, in words: the agent's name, the contact, or the named system actor."""
+        if self.actor_agent is not None:
+            return self.actor_agent.get_full_name() or self.actor_agent.get_username()
+        if self.actor_contact is not None:
+            return str(self.actor_contact)
+        return self.actor_name or "Patron"
 
 
 class SavedView(models.Model):

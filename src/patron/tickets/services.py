@@ -21,7 +21,7 @@ from django.urls import reverse
 
 from patron.core import permissions
 from patron.core.errors import IllegalTransition, InvalidInput
-from patron.core.events import Actor, author_kind, record
+from patron.core.events import Actor, SystemActor, author_kind, record
 from patron.core.html import sanitize_html
 from patron.people.custom_fields import clean_custom_fields
 from patron.people.models import Contact, Team
@@ -35,6 +35,7 @@ from patron.tickets.models import (
     Status,
     Tag,
     Ticket,
+    TicketEvent,
     TicketType,
 )
 
@@ -606,6 +607,58 @@ def merge_tickets(source: Ticket, target: Ticket, *, actor: User, now: datetime)
         record(target, EventKind.MERGED_IN, actor=actor, at=now, source=source.number,
                source_id=source.pk, messages=moved_messages)  # fmt: skip
     return target
+
+
+# A rule's event may start another rule, which may start another; a chain this long is a loop.
+MAX_RULE_CHAIN = 5
+
+
+class RuleLoop(Exception):
+    """A rule would act on an event its own action caused (or the chain of rules is too long)."""
+
+
+def rule_chain(event: TicketEvent | None) -> list[int]:
+    """The rules whose actions led to `event`, first to last (empty for a person's event)."""
+    if event is None:
+        return []
+    return [int(pk) for pk in event.data.get("rule_chain", [])]
+
+
+def may_trigger(rule_id: int, cause: TicketEvent | None) -> bool:
+    """Whether rule `rule_id` may act on `cause`: not if it is already in the chain that led
+    there, nor once the chain is MAX_RULE_CHAIN rules long."""
+    chain = rule_chain(cause)
+    return rule_id not in chain and len(chain) < MAX_RULE_CHAIN
+
+
+def record_system_event(
+    ticket: Ticket,
+    kind: EventKind,
+    *,
+    by: SystemActor,
+    at: datetime,
+    cause: TicketEvent | None = None,
+    **data: object,
+) -> TicketEvent:
+    """The one road for events no agent or contact made: the system (a bounce, an SLA warning),
+    a bot (AI triage) or a rule's action, each named. Runs in the caller's transaction.
+
+    `cause` is the event a rule acted on; the new event carries the chain of rules behind it, and
+    a rule that is already in that chain is refused with RuleLoop, so it cannot re-trigger itself.
+    """
+    chain = rule_chain(cause)
+    if by.kind == "rule":
+        if by.rule_id is None:
+            raise ValueError("a rule actor needs its rule_id")
+        if not may_trigger(by.rule_id, cause):
+            raise RuleLoop(
+                f"{by.name} would act again on the result of its own action on ticket "
+                f"#{ticket.number}; stopped after {', '.join(map(str, chain))}."
+            )
+        chain = [*chain, by.rule_id]
+    if chain:
+        data["rule_chain"] = chain
+    return record(ticket, kind, actor=by, at=at, **data)
 
 
 SPLIT_OFF = EventKind.SPLIT_OFF

@@ -97,11 +97,7 @@ def describe(
     labels: Mapping[str, str],
 ) -> str:
     """One readable line: "Sam Ito changed priority from normal to high"."""
-    actor = (
-        _name(event.actor_agent)
-        if event.actor_agent
-        else str(event.actor_contact or event.get_actor_kind_display())
-    )
+    actor = event.actor_label()
     data = event.data
     match event.kind:
         case EventKind.CREATED:
@@ -136,7 +132,7 @@ def describe(
             return f"{actor} split a message off into #{data.get('into')}"
         case EventKind.REQUESTER_CHANGED:
             return f"{actor} changed the requester"
-        case "mail_bounced":  # written by patron.mail.outbound from a delivery report
+        case EventKind.MAIL_BOUNCED:  # written by patron.mail.outbound from a delivery report
             what = "The acknowledgement" if data.get("automatic") else "The reply"
             to = data.get("recipient") or "the recipient"
             reason = " ".join(str(data.get(k) or "") for k in ("status", "diagnostic")).strip()
