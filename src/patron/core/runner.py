@@ -8,7 +8,6 @@ running finishes first.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -26,13 +25,13 @@ from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task_backends
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
+from patron.core.processes import die_with_parent
 from patron.core.scheduler import DEFAULT_TICK_SECONDS, run_scheduler
 
 logger = logging.getLogger(__name__)
 
 DB_WORKER_INTERVAL_SECONDS = 0.5
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class QuietDbWorker(DbWorkerCommand):
@@ -129,9 +128,12 @@ def _run_db_workers(queue_name: str, concurrency: int) -> int:
     """db_worker runs one task at a time, so run several and stop them together."""
     command = [sys.executable, "-m", "patron.cli", "worker", "--queue", queue_name]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
-    # Each child in its own session: a terminal's Ctrl-C reaches them once, through `forward`.
+    # Each child in its own session: a terminal's Ctrl-C reaches them once, through `forward`;
+    # and sent SIGTERM when this process dies, even by SIGKILL, so a killed `patron worker`
+    # leaves no orphans (Linux; elsewhere a supervisor must see to it).
+    before_exec = die_with_parent()
     children = [
-        subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_stop_with_parent)
+        subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=before_exec)
         for _ in range(concurrency)
     ]
 
@@ -142,13 +144,6 @@ def _run_db_workers(queue_name: str, concurrency: int) -> int:
     with _stop_on_signal(forward):
         codes = [child.wait() for child in children]
     return max(codes)
-
-
-def _stop_with_parent() -> None:
-    """In a child, before it starts: be sent SIGTERM when the parent dies, even by SIGKILL, so a
-    killed `patron worker` leaves no orphans (Linux; elsewhere a supervisor must see to it)."""
-    if sys.platform == "linux":
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @contextmanager
