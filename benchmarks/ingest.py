@@ -42,10 +42,10 @@ WARM_UP = 30
 PHASES = {
     "receive_raw (store, commit, enqueue)": ("mail/services.py", "receive_raw"),
     "process_inbound (all of processing)": ("mail/tasks.py", "process_inbound"),
-    "parsing.parse (email package, nh3)": ("mail/parsing.py", "parse"),
+    "parsing.parse (email package, nh3)": ("mail/parsing/message.py", "parse"),
     "services._deliver (contact, thread, ticket)": ("mail/services.py", "_deliver"),
     "threads.find": ("mail/threads.py", "find"),
-    "quotes.split_text + split_html": ("mail/quotes.py", "split_text"),
+    "quotes.split_text + split_html": ("mail/quotes/text.py", "split_text"),
     "tickets.create_ticket": ("tickets/services.py", "create_ticket"),
     "tickets.add_customer_message": ("tickets/services.py", "add_customer_message"),
     "people.get_or_create_contact": ("people/services.py", "get_or_create_contact"),

@@ -22,7 +22,7 @@ from django.urls import reverse
 from patron.core import permissions
 from patron.core.errors import IllegalTransition, InvalidInput
 from patron.core.events import Actor, SystemActor, author_kind, record
-from patron.core.html import sanitize_html
+from patron.core.html import rewrite_cid, sanitize_html
 from patron.people.custom_fields import clean_custom_fields
 from patron.people.models import Contact, Team
 from patron.tickets.models import (
@@ -87,16 +87,8 @@ def _store_uploads(message: Message, uploads: Sequence[Upload]) -> None:
                 "ticket_attachment", args=[message.ticket.number, attachment.pk]
             )
     if inline and "cid:" in message.body_html:
-        message.body_html = _rewrite_cid(message.body_html, inline)
+        message.body_html = rewrite_cid(message.body_html, inline)
         message.save(update_fields=["body_html"])
-
-
-def _rewrite_cid(html: str, urls: Mapping[str, str]) -> str:
-    """Point inline images (src="cid:…") at their stored attachments."""
-    for content_id, url in urls.items():
-        for quote in ('"', "'"):
-            html = html.replace(f"src={quote}cid:{content_id}{quote}", f"src={quote}{url}{quote}")
-    return html
 
 
 def next_ticket_number() -> int:

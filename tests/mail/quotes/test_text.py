@@ -1,5 +1,5 @@
-"""Reply extraction: the fixtures of three public parsers, hand-written cases per language and
-mail client, and properties that must hold for any input.
+"""Plain-text reply extraction: the fixtures of three public parsers, hand-written cases per
+language, and properties that must hold for any input.
 
 "Exactly right" is defined once, in benchmarks/reply_accuracy.py (`normalize`): the extracted
 reply equals the expected one after line endings become "\\n", trailing whitespace is cut from
@@ -10,7 +10,6 @@ every line and blank space around the whole text is stripped. Nothing else is fo
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections import Counter
@@ -22,13 +21,14 @@ from hypothesis import strategies as st
 
 from patron.mail.quotes import Split, split_html, split_text
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 from reply_accuracy import (
     Case,
     assertion_failures,
     load_cases,
     normalize,
 )
+from tests.mail.quotes.helpers import _letters
 
 CASES = list(load_cases())
 EXACT = [case for case in CASES if case.expected is not None]
@@ -80,7 +80,7 @@ def test_fixture_split_loses_nothing(case: Case) -> None:
 
 def test_discourse_elided_part_matches() -> None:
     """Discourse's fixtures also say what is removed; ours must hold that text."""
-    folder = Path(__file__).resolve().parents[1] / "fixtures" / "email-reply" / "trimmer"
+    folder = Path(__file__).resolve().parents[2] / "fixtures" / "email-reply" / "trimmer"
     for case in (c for c in CASES if c.source == "trimmer"):
         elided = (folder / "elided" / case.name).read_text(encoding="utf-8")
         quoted = split_text(case.body).quoted
@@ -349,131 +349,6 @@ def test_long_quote_is_fast() -> None:
     assert time.perf_counter() - started < 2
 
 
-# --- HTML ----------------------------------------------------------------------------------------
-
-HTML_CASES = {
-    "gmail": (
-        '<div dir="ltr">Thanks, that fixed it.<div><br></div><div>Anna</div></div><br>'
-        '<div class="gmail_quote"><div dir="ltr" class="gmail_attr">On Mon, Jan 6, 2025 at 10:00'
-        " AM Support &lt;help@example.com&gt; wrote:<br></div>"
-        '<blockquote class="gmail_quote" style="margin:0px">Please try again.</blockquote></div>',
-        "Thanks, that fixed it.Anna",
-        "Please try again.",
-    ),
-    "outlook-web": (
-        '<div><p>Works now.</p></div><hr style="display:inline-block;width:98%" tabindex="-1">'
-        '<div id="divRplyFwdMsg" dir="ltr"><font face="Calibri"><b>From:</b> Support<br>'
-        "<b>Sent:</b> Monday<br><b>To:</b> Anna<br><b>Subject:</b> Re: x</font></div>"
-        "<div>Old text</div>",
-        "Works now.",
-        "Old text",
-    ),
-    "outlook-desktop-de": (
-        '<div class="WordSection1"><p class="MsoNormal">Danke!</p><p class="MsoNormal">&nbsp;</p>'
-        '<div style="border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm">'
-        '<p class="MsoNormal"><b>Von:</b> Support &lt;s@example.de&gt;<br><b>Gesendet:</b> Montag,'
-        " 6. Januar 2025 10:00<br><b>An:</b> Anna<br><b>Betreff:</b> Test</p></div>"
-        '<p class="MsoNormal">Alter Text</p></div>',
-        "Danke!",
-        "Alter Text",
-    ),
-    "outlook-desktop-fr": (
-        '<div><p class="MsoNormal">Merci.</p><div style="border:none;border-top:solid #E1E1E1'
-        ' 1.0pt"><p class="MsoNormal"><b>De&nbsp;:</b> Support<br><b>Envoyé&nbsp;:</b> lundi 6'
-        " janvier 2025<br><b>À&nbsp;:</b> Anna<br><b>Objet&nbsp;:</b> Test</p></div>"
-        "<p>Ancien texte</p></div>",
-        "Merci.",
-        "Ancien texte",
-    ),
-    "apple": (
-        '<html><body dir="auto">Sure, Tuesday works.<br><br><div dir="ltr">Sent from my iPhone'
-        '</div><div dir="ltr"><br><blockquote type="cite">On 6 Jan 2025, at 10:00, Support'
-        " &lt;help@example.com&gt; wrote:<br><br></blockquote></div>"
-        '<blockquote type="cite"><div dir="ltr">Can we meet?</div></blockquote></body></html>',
-        "Sure, Tuesday works.",
-        "Can we meet?",
-    ),
-    "thunderbird": (
-        '<p>Merci beaucoup.</p><div class="moz-cite-prefix">Le 06/01/2025 à 10:00, Support a'
-        ' écrit&nbsp;:<br></div><blockquote type="cite" cite="mid:x">Bonjour</blockquote>',
-        "Merci beaucoup.",
-        "Bonjour",
-    ),
-    "yahoo": (
-        '<div class="ydp1 yahoo-style-wrap"><div>Gracias.</div></div>'
-        '<div id="ydp2yahoo_quoted_123" class="ydp2yahoo_quoted"><div>El lunes, 6 de enero de'
-        " 2025, Support &lt;s@example.es&gt; escribió:</div><blockquote>Hola</blockquote></div>",
-        "Gracias.",
-        "Hola",
-    ),
-    "generic-blockquote": (
-        "<p>Yes.</p><p>On Mon, Jan 6, 2025 at 10:00 AM Bob wrote:</p>"
-        "<blockquote><p>Is it fixed?</p></blockquote>",
-        "Yes.",
-        "Is it fixed?",
-    ),
-    "signature-dashes": (
-        "<div>See you.</div><div>-- </div><div>Anna Smith, ACME</div>",
-        "See you.",
-        "Anna Smith",
-    ),
-}
-
-
-@pytest.mark.parametrize("client", HTML_CASES)
-def test_html_reply_and_quote(client: str) -> None:
-    html, reply_text, quoted_text = HTML_CASES[client]
-    split = split_html(html)
-    assert _visible(split.reply) == reply_text
-    assert quoted_text in _visible(split.quoted)
-    assert _letters(_visible(html)) == _letters(_visible(split.reply) + _visible(split.quoted))
-
-
-def test_html_inline_answers_stay() -> None:
-    html = (
-        "<div>See below.</div><blockquote>Question one?</blockquote><div>Answer one.</div>"
-        "<blockquote>Question two?</blockquote><div>Answer two.</div>"
-    )
-    assert split_html(html) == Split(reply=html, quoted="")
-
-
-def test_html_trailing_quote_after_inline_answers_goes() -> None:
-    html = (
-        "<div>See below.</div><blockquote>Question one?</blockquote><div>Answer one.</div>"
-        "<blockquote>Old signature</blockquote>"
-    )
-    split = split_html(html)
-    assert _visible(split.reply) == "See below.Question one?Answer one."
-    assert _visible(split.quoted) == "Old signature"
-
-
-def test_html_without_history_is_unchanged() -> None:
-    html = "<p>Just text &amp; more.</p>"
-    assert split_html(html) == Split(reply=html, quoted="")
-
-
-def test_html_only_a_quote_is_kept() -> None:
-    html = '<div class="gmail_quote"><blockquote>Forwarded text</blockquote></div>'
-    assert split_html(html).reply == html
-
-
-def test_html_output_is_well_formed() -> None:
-    html, _, _ = HTML_CASES["outlook-desktop-de"]
-    split = split_html(html)
-    assert split.reply.count("<div") == split.reply.count("</div>")
-    assert split.reply.endswith("</div>")
-
-
-def test_html_deeply_nested_is_handled() -> None:
-    html = "<div>" * 2000 + "Thanks" + "</div>" * 2000 + "<blockquote>" * 500 + "old"
-    html += "</blockquote>" * 500
-    started = time.perf_counter()
-    split = split_html(html)
-    assert _visible(split.reply) == "Thanks"
-    assert _visible(split.quoted) == "old"
-    assert time.perf_counter() - started < 5
-
-
 # --- properties ----------------------------------------------------------------------------------
 
 _PIECES = st.sampled_from(
@@ -505,10 +380,6 @@ _PIECES = st.sampled_from(
 _LINES = st.lists(st.one_of(_PIECES, st.text(max_size=40)), max_size=30)
 
 
-def _letters(text: str) -> Counter[str]:
-    return Counter(ch for ch in text if not ch.isspace())
-
-
 @settings(max_examples=300, deadline=None)
 @given(_LINES, st.sampled_from(["\n", "\r\n", "\r"]))
 def test_split_text_never_raises_and_loses_nothing(lines: list[str], newline: str) -> None:
@@ -523,42 +394,3 @@ def test_split_text_never_raises_and_loses_nothing(lines: list[str], newline: st
 def test_split_text_on_any_text(text: str) -> None:
     split = split_text(text)
     assert _letters(split.reply) + _letters(split.quoted) == _letters(text)
-
-
-_TAGS = st.sampled_from(
-    [
-        "<div>",
-        "</div>",
-        "<p>",
-        "</p>",
-        "<br>",
-        "<hr>",
-        "<blockquote>",
-        "</blockquote>",
-        '<blockquote type="cite">',
-        '<div class="gmail_quote">',
-        '<div id="divRplyFwdMsg">',
-        '<div class="moz-cite-prefix">',
-        "<b>From:</b> Bob<br><b>Sent:</b> Monday 6 January 2025<br><b>To:</b> Anna",
-        "On Mon, Jan 6, 2025 at 10:00 AM Bob wrote:",
-        "-- ",
-        "Hello &amp; bye",
-        "Sent from my iPhone",
-    ]
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(_TAGS, st.text(max_size=20)), max_size=25))
-def test_split_html_never_raises(pieces: list[str]) -> None:
-    html = "".join(pieces)
-    split = split_html(html)
-    assert isinstance(split.reply, str)
-    assert isinstance(split.quoted, str)
-
-
-def _visible(html: str) -> str:
-    text = re.sub(r"<[^>]*>", "", html)
-    for entity, char in (("&nbsp;", "\u00a0"), ("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&")):
-        text = text.replace(entity, char)
-    return text.strip()
