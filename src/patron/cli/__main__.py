@@ -5,4 +5,5 @@ import sys
 
 from patron.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing it (as the base-install test does) runs nothing
+    sys.exit(main())
