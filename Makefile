@@ -20,6 +20,7 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 test-sqlite:
 	@echo "=== test suite on SQLite ==="

@@ -141,7 +141,7 @@ class Seeder:
 
         from patron.demo.corpus import BILLING, CLIENT_SUCCESS, RETAIL
         from patron.demo.plan import CLIENT_ORGANIZATIONS, FIRST_NAMES, LAST_NAMES
-        from patron.people import services as people
+        from patron.people import agents as people
         from patron.people.models import Contact, ContactEmail, Organization, Team
         from patron.tickets.models import Tag
 

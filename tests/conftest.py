@@ -43,9 +43,9 @@ def require_chromium() -> str:
 
 def missing(message: str) -> None:
     """A test needs something this machine lacks: skip it locally, fail it in CI (CI=true)."""
-    if IN_CI:
-        pytest.fail(message + " (CI=true: a missing server fails the run)")
-    pytest.skip(message)
+    if not IN_CI:
+        pytest.skip(message)
+    pytest.fail(message + " (CI=true: a missing server fails the run)")
 
 
 @pytest.fixture

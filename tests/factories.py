@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
+from patron.people import agents
 from patron.people import services as people
 from patron.people.models import Contact, Organization, Role, Team
 from patron.tickets import services as tickets
@@ -22,10 +23,10 @@ def agent(
     restricted: bool = False,
     username: str | None = None,
     password: str | None = "correct horse battery",
-) -> AbstractBaseUser:
+) -> User:
     n = next(_sequence)
     username = username or f"{role.replace('_', '')}{n}"
-    profile = people.create_agent(
+    profile = agents.create_agent(
         username=username,
         email=f"{username}@desk.example",
         password=password,

@@ -124,7 +124,7 @@ def test_it_creates_an_admin_who_can_log_in(capsys: pytest.CaptureFixture[str]) 
     assert code == 0
     assert password is not None
     user = get_user_model().objects.get(username="boss")
-    assert user.agent.role == Role.ADMIN  # type: ignore[attr-defined]
+    assert user.agent.role == Role.ADMIN
     assert Client().login(username="boss", password=password.group(1))
 
 

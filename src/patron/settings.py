@@ -25,11 +25,14 @@ INSTALLED_APPS = [
     "patron.core",
     "patron.people",
     "patron.tickets",
+    "patron.sla",
     "patron.search",
     "patron.portal",
     "patron.admin_ui",
     "patron.notifications",
+    "patron.webhooks",
     "patron.mail",
+    "patron.workspace",
 ]
 
 MIDDLEWARE = [
@@ -148,5 +151,11 @@ LOGGING = {
         "django_tasks_db": {"level": PATRON_LOG_LEVEL},  # its worker's start and stop
     },
 }
+# How often an open page re-renders its running SLA badges (they count down in the policy's terms,
+# business time included, which only the server knows).
+PATRON_SLA_BADGE_REFRESH_SECONDS = config.env_int(
+    "PATRON_SLA_BADGE_REFRESH_SECONDS", 30, minimum=1, maximum=3600
+)
+
 # uvicorn's access log: one line per request; PATRON_ACCESS_LOG=false turns it off.
 PATRON_ACCESS_LOG = config.env_bool("PATRON_ACCESS_LOG", True)

@@ -18,7 +18,7 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-SETTINGS_PAGES = (
+SETTINGS_PAGES: tuple[tuple[str, dict[str, str]], ...] = (
     ("settings_agents", {}),
     ("settings_agent_create", {}),
     ("settings_teams", {}),
@@ -31,7 +31,7 @@ SETTINGS_PAGES = (
 
 
 def make_agent(role: str = Role.AGENT, **kwargs: Any) -> User:
-    return factories.agent(role, password=None, **kwargs)  # type: ignore[return-value]
+    return factories.agent(role, password=None, **kwargs)
 
 
 def logged_in(user: User) -> Client:
@@ -155,7 +155,7 @@ def test_an_admin_edits_an_agents_role_teams_skills_and_capacity(admin: Client) 
     agent = make_agent()
 
     response = admin.post(
-        reverse("settings_agent_edit", args=[agent.agent.pk]),  # type: ignore[attr-defined]
+        reverse("settings_agent_edit", args=[agent.agent.pk]),
         {"role": Role.SUPERVISOR, "teams": [team.pk], "skills": "refunds, billing",
          "languages": "en, fr", "capacity": "7", "availability": "online", "active": "on"},
     )  # fmt: skip
@@ -171,7 +171,7 @@ def test_deactivating_an_agent_keeps_them_and_stops_their_login(admin: Client) -
     agent = factories.agent(username="leaving")
 
     admin.post(
-        reverse("settings_agent_edit", args=[agent.agent.pk]),  # type: ignore[attr-defined]
+        reverse("settings_agent_edit", args=[agent.agent.pk]),
         {"role": Role.AGENT, "capacity": "20", "availability": "offline"},
     )
 
@@ -394,3 +394,18 @@ def test_built_in_segments_are_listed_read_only(admin: Client) -> None:
     )
     assert response.status_code == 400
     assert "built in and cannot be changed" in response.content.decode()
+
+
+def test_segments_show_their_rule_as_a_sentence(admin: Client) -> None:
+    segment = Segment.objects.create(
+        name="Gold",
+        slug="gold",
+        rule={"all": [{"field": "tier", "op": "in", "value": ["gold", "platinum"]}]},
+    )
+
+    listed = admin.get(reverse("settings_segments")).content.decode()
+    edited = admin.get(reverse("settings_segment_edit", args=[segment.pk])).content.decode()
+
+    assert "Relationship is Client" in listed  # the built-in Clients
+    assert "Tier is &quot;gold&quot; or &quot;platinum&quot;" in listed
+    assert "Matches: Tier is &quot;gold&quot; or &quot;platinum&quot;" in edited

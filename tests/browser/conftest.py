@@ -135,6 +135,7 @@ def start_server(
         PATRON_ALLOWED_HOSTS="127.0.0.1,localhost",
         PATRON_SITE_URL=url,
         PATRON_DEBUG="false",
+        PATRON_SLA_BADGE_REFRESH_SECONDS="1",  # badges count down in seconds, not half-minutes
     )
     env.pop("REDIS_URL", None)  # the embedded mode: streams poll the database
     command = [sys.executable, "-m", "uvicorn", "patron.asgi:application"]
@@ -220,11 +221,20 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 
 
 @pytest.fixture(autouse=True)
-def _committed_data(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def _committed_data(
+    transactional_db: None, page: Page, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """Commit what tests create so the server sees it. Playwright's sync API keeps an event loop
     running on this thread, which makes Django refuse ORM calls from the test body; they are
-    plain synchronous calls here, so lift that guard for browser tests only."""
+    plain synchronous calls here, so lift that guard for browser tests only.
+
+    Afterwards the page is left for about:blank before the tables are flushed: a heartbeat or
+    a live-stream read still arriving from it would take row locks that deadlock PostgreSQL's
+    TRUNCATE (seen in CI)."""
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    yield
+    page.goto("about:blank")
+    time.sleep(0.2)  # let a request the page sent just before finish on the server
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ from django.core.management import call_command  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from playwright.sync_api import ViewportSize, sync_playwright  # noqa: E402
 
+from patron.people import agents  # noqa: E402
 from patron.people import services as people  # noqa: E402
 from patron.people.models import Role, Team  # noqa: E402
 from patron.settings import CONFIG  # noqa: E402
@@ -53,11 +54,11 @@ def build_desk(now: datetime) -> int:
     """A small desk: two agents, a client and a customer, a few tickets. Returns the ticket
     number to photograph."""
     logistics = Team.objects.create(name="Logistics")
-    priya = people.create_agent(
+    priya = agents.create_agent(
         username="priya", email="priya@desk.example", password=PASSWORD,
         first_name="Priya", last_name="Natarajan", teams=[logistics],
     ).user  # fmt: skip
-    tom = people.create_agent(
+    tom = agents.create_agent(
         username="tom", email="tom@desk.example", password=PASSWORD, role=Role.SUPERVISOR,
         first_name="Tom", last_name="Becker", teams=[logistics],
     ).user  # fmt: skip

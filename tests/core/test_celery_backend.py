@@ -10,8 +10,10 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from patron.core.celery_backend import CeleryBackend, celery_priority
-from patron.core.models import DeliveryState, EventDelivery, Notification
+from patron.core.models import DeliveryState, EventDelivery
 from patron.core.tasks import run_delivery
+from patron.notifications.models import Notification
+from patron.tickets import followers
 from patron.tickets import services as tickets
 from tests import factories
 from tests.core.conftest import CeleryQueue, WorkerProcess, wait_until
@@ -29,7 +31,7 @@ def _undelivered_reply(settings: SettingsWrapper) -> tuple[EventDelivery, int]:
     author = factories.agent(password=None)  # no password hashing: the tests never log in
     follower = factories.agent(password=None)
     ticket = factories.ticket(now=now)
-    tickets.follow(ticket, follower, actor=follower, now=now)
+    followers.follow(ticket, follower, actor=follower, now=now)
     settings.TASKS = {"default": {"BACKEND": DUMMY_BACKEND}}  # record, run nothing
     message = tickets.reply(ticket, author=author, body="It ships today.", now=now, public=False)
     delivery = EventDelivery.objects.get(

@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from patron.core.models import Notification
+from patron.notifications.models import Notification
 from patron.people.models import AgentProfile, EmailDigest
 from tests import factories
 from tests.core.conftest import WorkerProcess, wait_until
@@ -87,6 +87,13 @@ def test_the_scheduler_and_a_db_worker_send_the_due_digests_by_smtp(
 
     result = DBTaskResult.objects.get(task_path=DIGEST_TASK)
     assert result.return_value == 1
+    # The digest job queues the mail; the worker sends it in a task of its own after commit.
+    wait_until(
+        lambda: bool(smtp_inbox.received),
+        timeout=TIMEOUT_SECONDS,
+        what="the queued digest mail to reach the SMTP server",
+        worker=worker,
+    )
     assert [to for to, _ in smtp_inbox.received] == [["me@desk.example"]]
     assert f"#{ticket.number} Refund" in smtp_inbox.received[0][1]
     assert AgentProfile.objects.get(user=me).last_digest_at is not None

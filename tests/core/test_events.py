@@ -13,11 +13,14 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from patron.core import consumers, events
-from patron.core.events import LEASE, MAX_ATTEMPTS, REDRIVE_GRACE, claim, deliver, record, redrive
-from patron.core.models import DeliveryState, EventDelivery, Notification
+from patron.core.events import LEASE, MAX_ATTEMPTS, REDRIVE_GRACE, claim, deliver, redrive
+from patron.core.models import DeliveryState, EventDelivery
+from patron.notifications.consumers import notify_followers
+from patron.notifications.models import Notification
+from patron.people.models import PeopleEventDelivery
 from patron.search.models import SearchDocument
-from patron.tickets import services
-from patron.tickets.consumers import notify_followers
+from patron.tickets import followers, services
+from patron.tickets.events import record
 from patron.tickets.models import EventKind, Message, Ticket, TicketEvent
 from tests import factories
 
@@ -31,25 +34,25 @@ class Boom(Exception):
 
 @pytest.fixture
 def alice() -> User:
-    return factories.agent(username="alice", password=None)  # type: ignore[return-value]
+    return factories.agent(username="alice", password=None)
 
 
 @pytest.fixture
 def bob() -> User:
-    return factories.agent(username="bob", password=None)  # type: ignore[return-value]
+    return factories.agent(username="bob", password=None)
 
 
 @pytest.fixture
 def carol() -> User:
-    return factories.agent(username="carol", password=None)  # type: ignore[return-value]
+    return factories.agent(username="carol", password=None)
 
 
 @pytest.fixture
 def ticket(now: datetime, alice: User, bob: User, carol: User) -> Ticket:
     """Assigned to alice, followed by bob and carol."""
     ticket = factories.ticket(now=now, actor=alice, assignee=alice)
-    services.follow(ticket, bob, actor=bob, now=now)
-    services.follow(ticket, carol, actor=carol, now=now)
+    followers.follow(ticket, bob, actor=bob, now=now)
+    followers.follow(ticket, carol, actor=carol, now=now)
     return ticket
 
 
@@ -93,8 +96,8 @@ def test_it_writes_a_pending_receipt_for_each_interested_consumer(
 def test_it_writes_no_receipt_for_an_event_no_consumer_reads(
     now: datetime, ticket: Ticket, alice: User
 ) -> None:
-    services.unfollow(ticket, alice, actor=alice, now=now)
-    services.follow(ticket, alice, actor=alice, now=now)
+    followers.unfollow(ticket, alice, actor=alice, now=now)
+    followers.follow(ticket, alice, actor=alice, now=now)
 
     assert not EventDelivery.objects.filter(event=last_event(ticket)).exists()
 
@@ -106,8 +109,10 @@ def test_it_lists_every_consumer_by_name() -> None:
         "search_index",
         "notify_account_manager",
         "send_reply_mail",
+        "sla_clocks",
+        "webhooks",  # every kind, but only while a webhook wants it (tests/webhooks)
     ]
-    assert consumers.consumers_for(EventKind.FOLLOWED) == []
+    assert consumers.consumers_for(EventKind.FOLLOWED) == ["webhooks"]
     assert consumers.consumer_named("notify_followers") is notify_followers
     with pytest.raises(LookupError, match="No event consumer is called 'nope'"):
         consumers.consumer_named("nope")
@@ -510,7 +515,7 @@ def test_held_enqueueing_writes_receipts_but_enqueues_no_task(
 ) -> None:
     ticket = factories.ticket(now=now, actor=alice, assignee=alice)
     enqueued: list[int] = []
-    monkeypatch.setattr(events, "_enqueue_deliveries", enqueued.extend)
+    monkeypatch.setattr(events, "_enqueue_deliveries", lambda outbox, ids: enqueued.extend(ids))
 
     with events.enqueue_held():
         services.assign(ticket, bob, actor=alice, now=now)
@@ -610,7 +615,9 @@ def test_deliver_pending_drains_everything_in_batches_and_reports_progress(
 ) -> None:
     for number in range(5):
         services.add_note(ticket, author=alice, body=f"note {number}", now=now)
-    total = EventDelivery.objects.filter(state=DeliveryState.PENDING).count()
+    outboxes = (EventDelivery, PeopleEventDelivery)  # the requester's creation has one too
+    pending = [o.objects.filter(state=DeliveryState.PENDING).count() for o in outboxes]
+    total = sum(pending)
     reports: list[tuple[int, int]] = []
 
     finished = events.deliver_pending(
@@ -619,5 +626,5 @@ def test_deliver_pending_drains_everything_in_batches_and_reports_progress(
 
     assert finished == total
     assert reports[-1] == (total, total)
-    assert len(reports) == -(-total // 4)
-    assert not EventDelivery.objects.filter(state=DeliveryState.PENDING).exists()
+    assert len(reports) == sum(-(-n // 4) for n in pending)  # batches of 4, one outbox at a time
+    assert not any(o.objects.filter(state=DeliveryState.PENDING).exists() for o in outboxes)

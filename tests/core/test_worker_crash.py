@@ -14,12 +14,17 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from patron.core import events
-from patron.core.models import DeliveryState, EventDelivery, Notification
+from patron.core.models import DeliveryState, EventDelivery
+from patron.notifications.models import Notification
+from patron.people import services as people
+from patron.people.models import PeopleEventDelivery
+from patron.search.models import SearchDocument
+from patron.tickets import followers
 from patron.tickets import services as tickets
 from tests import factories
 from tests.core.conftest import DB_BACKEND, CeleryQueue, WorkerProcess, wait_until
@@ -35,31 +40,34 @@ WORKER_TIMEOUT_SECONDS = 40
 pytestmark = [pytest.mark.services, pytest.mark.real_clock]
 
 
-def _followed_tickets_with_notes(total_notes: int) -> list[AbstractBaseUser]:
+def _followed_tickets_with_notes(total_notes: int) -> list[User]:
     """Tickets followed by two agents, each with notes by a third; return the followers."""
     now = timezone.now()
     author = factories.agent(password=None)  # no password hashing: the tests never log in
-    followers = [factories.agent(password=None), factories.agent(password=None)]
+    agents = [factories.agent(password=None), factories.agent(password=None)]
     for _ in range(TICKETS):
         ticket = factories.ticket(now=now)
-        for follower in followers:
-            tickets.follow(ticket, follower, actor=follower, now=now)
+        for follower in agents:
+            followers.follow(ticket, follower, actor=follower, now=now)
         for n in range(total_notes // TICKETS):
             tickets.add_note(ticket, author=author, body=f"Checked the courier, step {n}.", now=now)
-    return followers
+    return agents
 
 
-def _count(state: str) -> int:
-    return EventDelivery.objects.filter(state=state).count()
+Receipts = type[EventDelivery] | type[PeopleEventDelivery]
 
 
-def _held_receipts() -> list[int]:
-    return sorted(
-        EventDelivery.objects.filter(state=DeliveryState.RUNNING).values_list("pk", flat=True)
-    )
+def _count(state: str, receipts: Receipts = EventDelivery) -> int:
+    return receipts.objects.filter(state=state).count()
 
 
-def _crash_while_holding_a_receipt(worker: WorkerProcess) -> list[int]:
+def _held_receipts(receipts: Receipts = EventDelivery) -> list[int]:
+    return sorted(receipts.objects.filter(state=DeliveryState.RUNNING).values_list("pk", flat=True))
+
+
+def _crash_while_holding_a_receipt(
+    worker: WorkerProcess, receipts: Receipts = EventDelivery
+) -> list[int]:
     """SIGKILL the worker at a moment it has claimed a receipt and not finished it.
 
     The worker is frozen (SIGSTOP) and looked at; if it holds nothing, it is thawed and looked at
@@ -68,9 +76,9 @@ def _crash_while_holding_a_receipt(worker: WorkerProcess) -> list[int]:
     """
     for _ in range(CRASH_ATTEMPTS):
         worker.pause()
-        held = _held_receipts()
+        held = _held_receipts(receipts)
         time.sleep(SETTLE_SECONDS)
-        if held and held == _held_receipts():
+        if held and held == _held_receipts(receipts):
             worker.crash()
             return held
         worker.resume()
@@ -143,3 +151,59 @@ def test_it_does_every_delivery_once_when_a_celery_worker_is_killed(
             "celery", queues=(rabbitmq_queue.name,), broker_url=rabbitmq_queue.broker_url
         ),
     )
+
+
+CONTACTS = 150  # one rename each, delivered to search_index_people
+
+
+def test_a_killed_worker_leaves_no_contact_stale_in_the_search_index(
+    settings: SettingsWrapper,
+    start_worker: Callable[..., WorkerProcess],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Contacts renamed, their PeopleEvents' receipts enqueued after commit; a worker SIGKILLed
+    while it holds one; the re-drive, after the lease, re-indexes what it held."""
+    settings.TASKS = {"default": {"BACKEND": DB_BACKEND}}
+    now = timezone.now()
+    admin: Any = factories.agent(role="admin", password=None)
+    with events.enqueue_held():
+        contacts = [factories.contact(now=now, name=f"Old name {n}") for n in range(CONTACTS)]
+    created = events.deliver_pending(now=timezone.now)  # their creations, indexed via the outbox
+    for n, contact in enumerate(contacts):
+        people.update_contact(contact, actor=admin, now=now, name=f"New name {n}")
+    total = PeopleEventDelivery.objects.count() - created
+
+    def done() -> int:
+        return _count(DeliveryState.DONE, PeopleEventDelivery) - created
+
+    assert total == CONTACTS
+    first = start_worker("db")
+    wait_until(
+        lambda: done() >= DONE_BEFORE_CRASH,
+        timeout=WORKER_TIMEOUT_SECONDS,
+        what="the first worker to get going",
+        worker=first,
+    )
+
+    held = _crash_while_holding_a_receipt(first, PeopleEventDelivery)
+
+    assert 0 < done() < total
+    fresh = start_worker("db")
+    wait_until(
+        lambda: done() == total - len(held),
+        timeout=WORKER_TIMEOUT_SECONDS,
+        what="the fresh worker to take the rest",
+        worker=fresh,
+    )
+    stale = PeopleEventDelivery.objects.filter(pk__in=held).values_list("event__contact", flat=True)
+    titles = dict(SearchDocument.objects.filter(kind="contact").values_list("object_id", "title"))
+    assert all(titles[pk].startswith("Old name") for pk in stale), "the killed work committed"
+
+    redriven = events.redrive(now=timezone.now() + events.LEASE + timedelta(seconds=1))
+
+    assert redriven == len(held)
+    assert done() == total
+    titles = dict(SearchDocument.objects.filter(kind="contact").values_list("object_id", "title"))
+    assert [titles[contact.pk] for contact in contacts] == [
+        f"New name {n}" for n in range(CONTACTS)
+    ]

@@ -28,7 +28,7 @@ RAW = (
 
 
 def make_agent(role: str = Role.AGENT, **kwargs: Any) -> User:
-    return factories.agent(role, password=None, **kwargs)  # type: ignore[return-value]
+    return factories.agent(role, password=None, **kwargs)
 
 
 def logged_in(user: User) -> Client:
@@ -107,7 +107,7 @@ def form_data(**changes: Any) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
 
-PAGES = (
+PAGES: tuple[tuple[str, dict[str, str], str], ...] = (
     ("settings_mailboxes", {}, "get"),
     ("settings_mailbox_create", {}, "get"),
     ("settings_mailbox_edit", {"mailbox_id": "mailbox"}, "get"),

@@ -223,7 +223,7 @@ def test_an_overlong_command_line_does_not_crash_it(smtp_listener: Listener) -> 
 def test_lmtp_replies_once_per_recipient(lmtp_listener: Listener) -> None:
     raw = message(10)
     with lmtp_listener.lmtp() as client:
-        assert client.ehlo_or_helo_if_needed() is None
+        client.ehlo_or_helo_if_needed()
         assert client.mail("customer@example.org")[0] == 250
         assert client.rcpt("support@example.test")[0] == 250
         assert client.rcpt("nobody@example.test")[0] == 550

@@ -24,10 +24,12 @@ from django.test import Client
 from django.urls import reverse
 
 from patron.core import clock
+from patron.core.errors import NotAllowed
 from patron.mail import outbound, outbound_tasks, services, threads
 from patron.mail.models import InboundMail, Mailbox, MailThread, OutboundMail
 from patron.mail.tasks import process_inbound
 from patron.people.models import Role
+from patron.tickets import attachments
 from patron.tickets import services as tickets
 from patron.tickets.models import EventKind, Message, Ticket, TicketEvent
 from tests import factories
@@ -106,7 +108,7 @@ def mailbox() -> Mailbox:
 
 @pytest.fixture
 def agent() -> User:
-    return factories.agent(Role.AGENT, username="sam")  # type: ignore[return-value]
+    return factories.agent(Role.AGENT, username="sam")
 
 
 def own_smtp(mailbox: Mailbox, port: int) -> None:
@@ -174,7 +176,7 @@ def test_a_reply_goes_out_threaded_with_our_headers_attachment_and_html(
         author=agent,
         body="Your parcel cleared customs today.",
         body_html="<p>Your parcel <b>cleared</b> customs today.</p>",
-        uploads=[tickets.Upload("label.pdf", "application/pdf", b"%PDF-1.4 label")],
+        uploads=[attachments.Upload("label.pdf", "application/pdf", b"%PDF-1.4 label")],
         now=now + timedelta(minutes=5),
     )
 
@@ -719,3 +721,88 @@ def test_remote_images_show_only_when_asked_and_stay_sanitized(
     body = shown.split(f'id="message-{message.pk}"', 1)[1].split("</div>", 1)[0]
     assert "parcel.png" in body
     assert "<script" not in body and "onerror" not in body and "alert(" not in body
+
+
+# Mail about no one ticket (a digest): the same road, its own text
+
+
+def queue_digest(now: datetime, to: str = "sam@desk.example") -> OutboundMail:
+    with transaction.atomic():  # sent once this commits, as for a reply
+        return outbound.queue_mail(
+            to=[to],
+            subject="Patron: 2 unread notifications",
+            body="Hello Sam,\n\nYou have 2 unread notifications in Patron.\n",
+            kind=OutboundMail.Kind.DIGEST,
+            now=now,
+        )
+
+
+def test_mail_about_a_ticket_is_not_queued_without_one(now: datetime) -> None:
+    for kind in (OutboundMail.Kind.REPLY, OutboundMail.Kind.ACKNOWLEDGEMENT):
+        with pytest.raises(ValueError, match="about a ticket"):
+            outbound.queue_mail(to=["a@b.example"], subject="s", body="b", kind=kind, now=now)
+    with pytest.raises(TypeError):
+        outbound.queue_mail(
+            to="a@b.example", subject="s", body="b", kind=OutboundMail.Kind.DIGEST, now=now
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mail_about_no_ticket_goes_out_with_its_own_text_and_no_thread(
+    site_smtp: SmtpSink, mailbox: Mailbox, agent: User, now: datetime
+) -> None:
+    ticket = factories.ticket(now=now)
+    row = queue_digest(now)
+    tickets.reply(ticket, author=agent, body="On its way.", now=now)
+
+    row.refresh_from_db()
+    assert row.ticket is None and row.mailbox == mailbox and row.state == OutboundMail.State.SENT
+    digest, reply = sorted(
+        (parse(m.raw) for m in site_smtp.wait_for(2)), key=lambda m: m["To"] != "sam@desk.example"
+    )
+    assert digest["From"] == "Acme Support <support@desk.example>"
+    assert digest["Auto-Submitted"] == "auto-generated"
+    assert digest["X-Auto-Response-Suppress"] == "All"
+    assert digest["Reply-To"] is None and digest["References"] is None
+    assert "Acme Support team" not in digest.get_content()  # the signature is for customers
+    assert ids(reply["References"]) == []  # a ticket's thread never names the digest
+    assert "Acme Support team" in reply.get_content()
+
+
+@pytest.mark.django_db
+def test_a_bounced_mail_about_no_ticket_is_marked_without_a_timeline(
+    mailbox: Mailbox, now: datetime, caplog: Any
+) -> None:
+    row = queue_digest(now, to="gone@desk.example")
+    OutboundMail.objects.filter(pk=row.pk).update(state=OutboundMail.State.SENT)
+
+    report = receive(delivery_report(row.message_id_header), mailbox, now + timedelta(hours=1))
+
+    row.refresh_from_db()
+    assert row.state == OutboundMail.State.BOUNCED and "User unknown" in row.last_error
+    assert report.state == InboundMail.State.IGNORED and report.ticket is None
+    assert not TicketEvent.objects.filter(kind=EventKind.MAIL_BOUNCED).exists()
+    assert f"digest mail {row.pk} to" in caplog.text
+
+
+@pytest.mark.django_db
+def test_only_admins_send_a_failed_mail_about_no_ticket_again(
+    mailbox: Mailbox, agent: User, now: datetime, client: Client
+) -> None:
+    row = queue_digest(now)
+    OutboundMail.objects.filter(pk=row.pk).update(
+        state=OutboundMail.State.FAILED, last_error="550 5.1.1 User unknown"
+    )
+    with pytest.raises(NotAllowed):
+        outbound.retry(row, actor=agent, now=now)
+
+    admin = factories.agent(Role.ADMIN, username="ada")
+    User.objects.filter(pk=admin.pk).update(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    url = reverse("admin:mail_outboundmail_changelist")
+    page = client.get(url).content.decode()
+    assert "Notification digest" in page and "sam@desk.example" in page
+
+    client.post(url, {"action": "send_again", "_selected_action": [row.pk]})
+    row.refresh_from_db()
+    assert row.state == OutboundMail.State.QUEUED and row.attempts == 0 and row.last_error == ""

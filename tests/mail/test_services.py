@@ -1,17 +1,22 @@
-"""Inbound mail through the one road: stored first, processed into tickets, threaded."""
+"""Inbound mail through the one road: stored first, processed into tickets, threaded; mailboxes
+saved with the settings the channel needs."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from patron.mail import services
+from patron.core.errors import InvalidInput, NotAllowed
+from patron.mail import mailboxes, services
 from patron.mail.models import InboundMail, Mailbox
 from patron.mail.tasks import process_inbound
+from patron.people.models import Role
 from patron.tickets.models import Ticket
+from tests import factories
 
 
 def mail(
@@ -117,3 +122,82 @@ def test_processing_writes_the_row_but_never_rewrites_the_raw_bytes(
     updates = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "mail_inboundmail"')]
     assert len(updates) == 1
     assert '"raw"' not in updates[0]
+
+
+# Mailboxes
+
+
+def admin() -> User:
+    return factories.agent(Role.ADMIN, password=None)
+
+
+IMAP = {
+    "address": " Help@Desk.Example ",
+    "inbound": Mailbox.Inbound.IMAP,
+    "imap_host": "imap.desk.example",
+    "imap_username": "help",
+    "imap_password": "pw",
+}
+
+
+@pytest.mark.django_db
+def test_save_mailbox_stores_the_address_lower_case_and_one_default_at_most(
+    mailbox: Mailbox,
+) -> None:
+    Mailbox.objects.filter(pk=mailbox.pk).update(is_default=True)
+
+    saved = mailboxes.save_mailbox(None, IMAP | {"is_default": True}, actor=admin())
+
+    assert saved.address == "help@desk.example"
+    assert list(Mailbox.objects.filter(is_default=True)) == [saved]
+
+
+@pytest.mark.django_db
+def test_save_mailbox_forgets_the_uids_only_when_the_imap_folder_moves() -> None:
+    saved = mailboxes.save_mailbox(None, IMAP, actor=admin())
+    Mailbox.objects.filter(pk=saved.pk).update(
+        imap_uidvalidity=7, imap_last_uid=300, imap_error="old"
+    )
+    saved.refresh_from_db()
+
+    mailboxes.save_mailbox(saved, {"display_name": "Help"}, actor=admin())
+    saved.refresh_from_db()
+    assert (saved.imap_uidvalidity, saved.imap_last_uid, saved.imap_error) == (7, 300, "")
+
+    mailboxes.save_mailbox(saved, {"imap_folder": "Support"}, actor=admin())
+    saved.refresh_from_db()
+    assert (saved.imap_uidvalidity, saved.imap_last_uid) == (None, 0)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"address": "not an address"}, "is not an email address"),
+        ({"address": "SUPPORT@desk.example"}, "There is already a mailbox support@desk.example"),
+        ({"imap_password": ""}, "IMAP polling needs the password"),
+        ({"smtp_username": "help"}, "A user name without a server"),
+        ({"inbound": "carrier-pigeon"}, "Mail arrives by IMAP"),
+        ({"imap_last_uid": 5}, "A mailbox has no setting imap_last_uid"),
+    ],
+)
+def test_save_mailbox_refuses_settings_the_channel_cannot_use(
+    mailbox: Mailbox, change: dict[str, object], reason: str
+) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        mailboxes.save_mailbox(None, IMAP | change, actor=admin())
+
+    assert list(Mailbox.objects.all()) == [mailbox]
+
+
+@pytest.mark.django_db
+def test_save_mailbox_lets_only_admins_change_mailboxes(mailbox: Mailbox) -> None:
+    with pytest.raises(NotAllowed):
+        mailboxes.save_mailbox(
+            mailbox,
+            {"display_name": "Mine"},
+            actor=factories.agent(password=None),
+        )
+
+    mailbox.refresh_from_db()
+    assert mailbox.display_name == "Support"

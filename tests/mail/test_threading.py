@@ -18,13 +18,14 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from patron.core import clock
 from patron.mail import services, threads
 from patron.mail.models import InboundMail, Mailbox, MailThread, OutboundMail
 from patron.mail.tasks import process_pending_mail
 from patron.people.models import Contact
+from patron.tickets import merging
 from patron.tickets import services as tickets
 from patron.tickets.models import Message, Status, Ticket
 from tests import factories
@@ -41,7 +42,7 @@ def mailbox() -> Mailbox:
 
 
 @pytest.fixture
-def agent() -> AbstractBaseUser:
+def agent() -> User:
     return factories.agent(password=None)
 
 
@@ -96,11 +97,11 @@ def receive(
 
 
 def agent_reply(
-    capture: Capture, ticket: Ticket, agent: AbstractBaseUser, at: datetime, body: str
+    capture: Capture, ticket: Ticket, agent: User, at: datetime, body: str
 ) -> OutboundMail:
     """An agent's public reply, and the OutboundMail the outbound consumer queued for it."""
     with capture(execute=True):
-        message = tickets.reply(ticket, author=agent, body=body, now=at)  # type: ignore[arg-type]
+        message = tickets.reply(ticket, author=agent, body=body, now=at)
     sent = OutboundMail.objects.filter(message=message).first()
     assert sent is not None, "the outbound consumer queued no mail for the agent's reply"
     assert sent.message_id_header
@@ -155,7 +156,7 @@ class Conversation:
 def test_a_twenty_message_conversation_from_three_clients_is_one_ticket(
     tagged: bool,
     mailbox: Mailbox,
-    agent: AbstractBaseUser,
+    agent: User,
     now: datetime,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
@@ -238,7 +239,7 @@ def _first(
 def test_a_reply_with_a_stripped_subject_threads_by_headers(
     subject: str | None,
     mailbox: Mailbox,
-    agent: AbstractBaseUser,
+    agent: User,
     now: datetime,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
@@ -388,14 +389,14 @@ def test_a_backlog_processed_late_threads_as_if_processed_on_arrival(
 # Closed, merged, copied, forwarded, clients
 
 
-def _close(ticket: Ticket, agent: AbstractBaseUser, at: datetime) -> None:
-    tickets.change_status(ticket, Status.SOLVED, actor=agent, now=at)  # type: ignore[arg-type]
-    tickets.change_status(ticket, Status.CLOSED, actor=agent, now=at)  # type: ignore[arg-type]
+def _close(ticket: Ticket, agent: User, at: datetime) -> None:
+    tickets.change_status(ticket, Status.SOLVED, actor=agent, now=at)
+    tickets.change_status(ticket, Status.CLOSED, actor=agent, now=at)
 
 
 def test_a_reply_to_a_closed_ticket_opens_one_linked_follow_up(
     mailbox: Mailbox,
-    agent: AbstractBaseUser,
+    agent: User,
     now: datetime,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
@@ -435,7 +436,7 @@ def test_a_reply_to_a_closed_ticket_opens_one_linked_follow_up(
 
 def test_a_reply_to_a_merged_ticket_lands_in_the_survivor(
     mailbox: Mailbox,
-    agent: AbstractBaseUser,
+    agent: User,
     now: datetime,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
@@ -445,7 +446,7 @@ def test_a_reply_to_a_merged_ticket_lands_in_the_survivor(
     survivor = receive(capture, raw, mailbox, now + timedelta(minutes=5)).ticket
     assert survivor is not None and survivor != merged
     with capture(execute=True):
-        tickets.merge_tickets(merged, survivor, actor=agent, now=now + timedelta(hours=1))  # type: ignore[arg-type]
+        merging.merge_tickets(merged, survivor, actor=agent, now=now + timedelta(hours=1))
     raw, _ = build(sender="noor@customer.example", subject="Re: x", in_reply_to=merged_id)
     assert receive(capture, raw, mailbox, now + timedelta(hours=2)).ticket == survivor
     raw, _ = build(sender="noor@customer.example", subject=f"[#{merged.number}] news")
@@ -455,7 +456,7 @@ def test_a_reply_to_a_merged_ticket_lands_in_the_survivor(
 
 def test_copied_addresses_become_contacts_on_the_thread_and_agents_followers(
     mailbox: Mailbox,
-    agent: AbstractBaseUser,
+    agent: User,
     now: datetime,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
@@ -464,7 +465,7 @@ def test_copied_addresses_become_contacts_on_the_thread_and_agents_followers(
         sender="noor@customer.example",
         subject="Parcel stuck in customs",
         to="support@desk.example, Sam Lee <sam@customer.example>",
-        cc=f"Lena <lena@customer.example>, {agent.email}, support@desk.example, "  # type: ignore[attr-defined]
+        cc=f"Lena <lena@customer.example>, {agent.email}, support@desk.example, "
         "NOOR@customer.example",
     )
     mail = receive(capture, raw, mailbox, now)
@@ -506,13 +507,13 @@ def _forward(agent_email: str, inline: bool) -> bytes:
 def test_a_mail_an_agent_forwarded_opens_a_ticket_for_the_original_sender(
     inline: bool,
     mailbox: Mailbox,
-    agent: AbstractBaseUser,
+    agent: User,
     now: datetime,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     mail = receive(
         django_capture_on_commit_callbacks,
-        _forward(agent.email, inline),  # type: ignore[attr-defined]
+        _forward(agent.email, inline),
         mailbox,
         now,
     )
@@ -524,7 +525,7 @@ def test_a_mail_an_agent_forwarded_opens_a_ticket_for_the_original_sender(
     assert first.author_agent == agent
     if inline:
         assert "The hinge broke after two days." in first.body_text
-    assert not Contact.objects.filter(emails__address__iexact=agent.email).exists()  # type: ignore[attr-defined]
+    assert not Contact.objects.filter(emails__address__iexact=agent.email).exists()
 
 
 def test_a_client_is_recognized_from_the_first_mail(

@@ -9,6 +9,7 @@ again what the dead worker held. Runs on SQLite and, with DATABASE_URL, on Postg
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 
@@ -32,7 +33,7 @@ from tests.core.conftest import (  # noqa: F401 (start_worker is a fixture)
 MAILS = 1000
 SENDERS = 200  # five mails each: a new conversation, then replies threading by In-Reply-To
 DONE_BEFORE_KILL = 150
-KILL_ATTEMPTS = 200
+KILL_WINDOW_SECONDS = 120
 SETTLE_SECONDS = 0.05
 TIMEOUT_SECONDS = 400  # 1,000 mails on a busy 2-core CI machine: about 50-200 s
 
@@ -71,17 +72,25 @@ def _held() -> list[int]:
 
 def _kill_while_holding_a_mail(worker: WorkerProcess) -> list[int]:
     """SIGKILL the worker at a moment it is inside a mail's processing (task claimed, mail not
-    committed): freeze it, look twice, and kill it if so; else thaw it and look again."""
-    for _ in range(KILL_ATTEMPTS):
+    committed): freeze it, look twice, and kill it if so; else thaw it, let it run a while (a
+    random while, so the looks fall anywhere in its cycle: a batch, then its mails' own tasks,
+    which find them done), and look again."""
+    deadline = time.monotonic() + KILL_WINDOW_SECONDS
+    looks = 0
+    while time.monotonic() < deadline:
         worker.pause()
+        looks += 1
         held = _held()
-        time.sleep(SETTLE_SECONDS)
-        if held and held == _held():
-            worker.crash()
-            return held
+        if held:
+            time.sleep(SETTLE_SECONDS)
+            if held == _held():
+                worker.crash()
+                return held
         worker.resume()
-        time.sleep(0.002)
-    raise AssertionError(f"never caught the worker inside a mail; output:\n{worker.output()}")
+        time.sleep(random.uniform(0.005, 0.15))
+    raise AssertionError(
+        f"never caught the worker inside a mail in {looks} looks; output:\n{worker.output()}"
+    )
 
 
 def test_a_worker_killed_mid_ingest_loses_no_mail_and_doubles_none(

@@ -1,4 +1,5 @@
-"""Agents and notifications for the digest tests, written the way consumers write them."""
+"""Agents and notifications for the digest tests, written the way consumers write them, and the
+mail tests' real SMTP servers for the digests' delivery."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import pytest
 from django.contrib.auth.models import User
 from django.core import mail
 
-from patron.core.models import Notification
+from patron.mail.models import OutboundMail
+from patron.notifications.models import Notification
 from patron.people.models import AgentProfile, EmailDigest, Role
 from patron.tickets import services as tickets
 from patron.tickets.models import Ticket
 from tests import factories
+from tests.mail.conftest import smtp_sink  # noqa: F401  (a fixture, shared)
+from tests.mail.test_outbound import answering, site_smtp  # noqa: F401  (fixtures, shared)
 
 
 @pytest.fixture(autouse=True)
@@ -66,6 +70,12 @@ def notify(ticket: Ticket, sam: User) -> Callable[..., Notification]:
     return make
 
 
+def queued_to(address: str) -> list[OutboundMail]:
+    """The digests queued for one address, oldest first."""
+    rows = OutboundMail.objects.filter(kind=OutboundMail.Kind.DIGEST).order_by("pk")
+    return [row for row in rows if row.to == [address]]
+
+
 def sent_to(address: str) -> list[str]:
-    """The bodies of the digests in the outbox sent to one address."""
-    return [message.body for message in mail.outbox if message.to == [address]]
+    """The bodies of the digests queued for one address, oldest first."""
+    return [row.body for row in queued_to(address)]

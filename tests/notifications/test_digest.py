@@ -1,11 +1,14 @@
-"""The email digest: each agent's choice, when it is due, what it lists, and never twice."""
+"""The email digest: each agent's choice, when it is due, what it lists, never twice, and its
+way out: an OutboundMail row queued with the bookkeeping, delivered like every reply."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import threading
 import zoneinfo
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,13 +17,18 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.db import connections
 
-from patron.core import clock, notifications
-from patron.core.models import Notification
-from patron.notifications import digest
+from patron.core import clock
+from patron.mail import outbound, outbound_tasks
+from patron.mail.models import Mailbox, OutboundMail
+from patron.notifications import digest, services
+from patron.notifications import queries as notifications
 from patron.notifications.digest import is_due, send_digests
+from patron.notifications.models import Notification
 from patron.people.models import AgentProfile, EmailDigest
 from tests import factories
-from tests.notifications.conftest import make_agent, sent_to
+from tests.mail.servers import SmtpSink
+from tests.mail.test_outbound import Answering, own_smtp
+from tests.notifications.conftest import make_agent, queued_to, sent_to
 
 UTC_ZONE = zoneinfo.ZoneInfo("UTC")
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
@@ -91,13 +99,16 @@ def test_each_agent_gets_the_digest_they_chose(notify: Callable[..., Notificatio
     for agent in (hourly, daily, off):
         notify(agent, at(9, 30))
 
-    sent = send_digests(now=at(10, 0))
+    queued = send_digests(now=at(10, 0))
 
-    assert sent == 2
-    assert sorted(message.to[0] for message in mail.outbox) == [
-        "daily@desk.example",
-        "hourly@desk.example",
-    ]
+    assert queued == 2
+    rows = OutboundMail.objects.order_by("to")
+    assert [row.to for row in rows] == [["daily@desk.example"], ["hourly@desk.example"]]
+    for row in rows:
+        assert row.kind == OutboundMail.Kind.DIGEST and row.automatic
+        assert row.ticket is None and row.message is None and row.mailbox is None
+        assert row.state == OutboundMail.State.QUEUED and row.next_attempt_at == at(10)
+        assert row.subject == "Patron: 1 unread notification"
     body = sent_to("hourly@desk.example")[0]
     assert "You have 1 unread notification in Patron" in body
     assert "Sam added a note on #" in body and "Refund" in body
@@ -114,7 +125,7 @@ def test_an_agent_who_opted_out_gets_nothing_and_keeps_no_digest_time(
     assert send_digests(now=at(10)) == 0
     assert send_digests(now=at(10, day=24)) == 0
 
-    assert mail.outbox == []
+    assert not OutboundMail.objects.exists()
     assert AgentProfile.objects.get(user=off).last_digest_at is None
 
 
@@ -129,7 +140,7 @@ def test_inactive_agents_and_agents_without_an_address_get_nothing(
     notify(silent, at(9))
 
     assert send_digests(now=at(10)) == 0
-    assert mail.outbox == []
+    assert not OutboundMail.objects.exists()
 
 
 @pytest.mark.django_db
@@ -143,7 +154,7 @@ def test_running_twice_in_the_same_hour_sends_nothing_the_second_time(
 
     assert send_digests(now=at(10, 40)) == 0
 
-    assert len(mail.outbox) == 1
+    assert OutboundMail.objects.count() == 1
     assert send_digests(now=at(11, 5)) == 1  # next hour: only the new one
     assert "You have 1 unread notification" in sent_to("me@desk.example")[1]
 
@@ -217,7 +228,7 @@ def test_read_notifications_are_left_out(notify: Callable[..., Notification]) ->
     me = make_agent("me", EmailDigest.HOURLY)
     read = notify(me, at(9, 10), about=factories.ticket(now=at(9), subject="Read"))
     unread = notify(me, at(9, 20), about=factories.ticket(now=at(9), subject="Unread"))
-    notifications.mark_read(me, [read.pk], at(9, 30))
+    services.mark_read(me, [read.pk], at(9, 30))
 
     send_digests(now=at(10))
 
@@ -226,7 +237,7 @@ def test_read_notifications_are_left_out(notify: Callable[..., Notification]) ->
     assert notifications.describe(unread) in body
     assert notifications.describe(read) not in body
     notify(me, at(10, 10))
-    notifications.mark_all_read(me, at(10, 20))
+    services.mark_all_read(me, at(10, 20))
     assert send_digests(now=at(11)) == 0
 
 
@@ -262,24 +273,6 @@ def test_a_long_digest_lists_the_newest_and_counts_the_rest(
     assert body.count("added a note on") == 2 and "- and 1 more" in body
 
 
-@pytest.mark.django_db
-def test_a_failed_send_is_tried_again_by_the_next_run(
-    notify: Callable[..., Notification], settings: Any
-) -> None:
-    me = make_agent("me", EmailDigest.HOURLY)
-    notify(me, at(9, 30))
-    # A real SMTP connection to a port nobody listens on: refused.
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
-
-    assert send_digests(now=at(10)) == 0
-
-    assert AgentProfile.objects.get(user=me).last_digest_at is None
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert send_digests(now=at(10, 5)) == 1
-    assert "You have 1 unread notification" in sent_to("me@desk.example")[0]
-
-
 @pytest.mark.django_db(transaction=True)
 def test_runs_racing_in_threads_send_each_digest_once(
     notify: Callable[..., Notification],
@@ -298,15 +291,185 @@ def test_runs_racing_in_threads_send_each_digest_once(
             connections.close_all()
 
     threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    with clock.travel_to(at(10)):  # the send task after each commit reads the clock
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
 
     assert len(results) == 4 and sum(results) == len(agents)
+    assert OutboundMail.objects.count() == len(agents)
     assert sorted(message.to[0] for message in mail.outbox) == [
         f"agent{n}@desk.example" for n in range(3)
     ]
+
+
+@pytest.mark.django_db
+def test_a_crash_before_the_commit_loses_neither_the_digest_nor_its_notifications(
+    notify: Callable[..., Notification], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim and the queued row commit together: a failure in between undoes the claim."""
+    me = make_agent("me", EmailDigest.HOURLY)
+    notify(me, at(9, 30))
+
+    real = outbound.queue_mail
+
+    def queue_then_die(**kwargs: Any) -> OutboundMail:
+        real(**kwargs)
+        raise RuntimeError("killed between the queued row and the commit")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(outbound, "queue_mail", queue_then_die)
+        with pytest.raises(RuntimeError):
+            send_digests(now=at(10))
+
+    assert not OutboundMail.objects.exists()
+    profile = AgentProfile.objects.get(user=me)
+    assert profile.last_digest_at is None and profile.last_digest_notification_id is None
+    assert send_digests(now=at(10, 5)) == 1
+    assert send_digests(now=at(10, 10)) == 0
+    assert len(sent_to("me@desk.example")) == 1
+
+
+# Delivery: the outbound mail road, against real SMTP servers
+
+
+def parsed(raw: bytes) -> email.message.EmailMessage:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, email.message.EmailMessage)
+    return message
+
+
+def soon_after(expected: datetime, actual: datetime) -> bool:
+    """`actual` is `expected` as read by a clock that ticked on a little (the send task's)."""
+    return expected <= actual < expected + timedelta(seconds=10)
+
+
+def digest_through(port: int, notify: Callable[..., Notification]) -> OutboundMail:
+    """Me's first hourly digest, queued at 10:00 and sent (or tried) at once through a mailbox
+    whose own SMTP server listens on `port`."""
+    own_smtp(Mailbox.objects.create(address="support@desk.example"), port)
+    notify(make_agent("me", EmailDigest.HOURLY), at(9, 30))
+    with clock.travel_to(at(10)):
+        assert send_digests(now=at(10)) == 1
+    return OutboundMail.objects.get()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_digest_leaves_from_the_default_mailbox_once_the_claim_commits(
+    site_smtp: SmtpSink, notify: Callable[..., Notification]
+) -> None:
+    Mailbox.objects.create(address="billing@desk.example")
+    Mailbox.objects.create(
+        address="support@desk.example", display_name="Acme Support", is_default=True,
+        signature="Acme Support team",
+    )  # fmt: skip
+    me = make_agent("me", EmailDigest.HOURLY)
+    notify(me, at(9, 30))
+
+    with clock.travel_to(at(10)):
+        assert send_digests(now=at(10)) == 1
+
+    row = OutboundMail.objects.get()
+    assert row.state == OutboundMail.State.SENT and row.attempts == 1
+    assert row.sent_at is not None and soon_after(at(10), row.sent_at)
+    assert row.mailbox is not None and row.mailbox.address == "support@desk.example"
+    (got,) = site_smtp.wait_for(1)
+    message = parsed(got.raw)
+    assert message["From"] == "Acme Support <support@desk.example>"
+    assert message["To"] == "me@desk.example"
+    assert message["Subject"] == "Patron: 1 unread notification"
+    assert message["Message-ID"] == f"<{row.message_id_header}>"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["Reply-To"] is None and message["In-Reply-To"] is None
+    text = message.get_content().replace("\r\n", "\n")
+    assert text == row.body and "Acme Support team" not in text
+    assert "You have 1 unread notification in Patron" in text
+    assert outbound_tasks.send_due_mail.call() == 0  # sent once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_desk_without_mailboxes_sends_the_digest_from_the_site_address(
+    site_smtp: SmtpSink, notify: Callable[..., Notification], settings: Any
+) -> None:
+    settings.DEFAULT_FROM_EMAIL = "Patron <patron@desk.example>"
+    me = make_agent("me", EmailDigest.HOURLY)
+    notify(me, at(9, 30))
+
+    with clock.travel_to(at(10)):
+        send_digests(now=at(10))
+
+    row = OutboundMail.objects.get()
+    assert row.mailbox is None and row.state == OutboundMail.State.SENT
+    assert row.message_id_header.endswith("@desk.example")
+    message = parsed(site_smtp.wait_for(1)[0].raw)
+    assert message["From"] == "Patron <patron@desk.example>"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_smtp_outage_delays_the_digest_and_the_periodic_job_delivers_it_once(
+    smtp_sink: SmtpSink, notify: Callable[..., Notification]
+) -> None:
+    smtp_sink.stop()
+
+    row = digest_through(smtp_sink.port, notify)
+
+    assert row.state == OutboundMail.State.QUEUED and row.attempts == 1
+    assert row.last_error.startswith("Cannot reach the SMTP server")
+    profile = AgentProfile.objects.get(user__username="me")
+    assert profile.last_digest_at == at(10)  # the period is done
+    assert send_digests(now=at(10, 30)) == 0  # so the next run does not queue it again
+
+    smtp_sink.start()
+    with clock.travel_to(row.next_attempt_at):
+        assert outbound_tasks.send_due_mail.call() == 1
+        assert outbound_tasks.send_due_mail.call() == 0
+    assert len(smtp_sink.wait_for(1)) == 1
+    row.refresh_from_db()
+    assert row.state == OutboundMail.State.SENT and row.last_error == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_4xx_answer_makes_the_digest_retry_with_backoff(
+    answering: tuple[Answering, int], notify: Callable[..., Notification]
+) -> None:
+    handler, port = answering
+    handler.answer = "451 4.7.1 <me@desk.example>: Recipient address rejected: Try again later"
+
+    row = digest_through(port, notify)
+
+    assert row.state == OutboundMail.State.QUEUED and row.attempts == 1
+    assert "451 4.7.1" in row.last_error and "Try again later" in row.last_error
+    assert soon_after(at(10) + outbound.backoff(1), row.next_attempt_at)  # the clock ticks on
+    assert outbound.send_due(now=row.next_attempt_at - timedelta(seconds=1)) == 0  # not yet
+
+    assert outbound.send_due(now=row.next_attempt_at) == 0  # refused again: waits longer
+    row.refresh_from_db()
+    assert row.attempts == 2
+    assert soon_after(at(10) + outbound.backoff(1) + outbound.backoff(2), row.next_attempt_at)
+
+    handler.answer = None
+    assert outbound.send_due(now=row.next_attempt_at) == 1
+    row.refresh_from_db()
+    assert row.state == OutboundMail.State.SENT and row.attempts == 3
+    assert len(handler.received) == 1
+    assert b"You have 1 unread notification" in handler.received[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_5xx_refusal_fails_the_digest_with_the_servers_answer(
+    answering: tuple[Answering, int], notify: Callable[..., Notification]
+) -> None:
+    handler, port = answering
+    handler.answer = "550 5.1.1 <me@desk.example>: Recipient address rejected: User unknown"
+
+    row = digest_through(port, notify)
+
+    assert row.state == OutboundMail.State.FAILED and row.attempts == 1
+    assert (
+        row.last_error.startswith("me@desk.example: 550 5.1.1") and "User unknown" in row.last_error
+    )
+    assert outbound.send_due(now=at(12)) == 0 and handler.received == []
 
 
 # The command
@@ -323,7 +486,8 @@ def test_the_command_sends_the_due_digests_once(
     call_command("notification_digest")
     call_command("notification_digest")
 
-    assert [message.to for message in mail.outbox] == [["me@desk.example"]]
+    assert [row.to for row in OutboundMail.objects.all()] == [["me@desk.example"]]
+    assert len(queued_to("me@desk.example")) == 1
 
 
 @pytest.mark.django_db

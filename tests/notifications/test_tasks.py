@@ -9,9 +9,9 @@ import pytest
 
 from patron.core import clock
 from patron.core.celery_app import RUN_TASK_NAME, beat_schedule
-from patron.core.models import Notification
 from patron.core.schedule import PERIODIC_JOBS
 from patron.core.scheduler import fire_due_jobs
+from patron.notifications.models import Notification
 from patron.notifications.tasks import send_due_digests
 from patron.people.models import AgentProfile, EmailDigest
 from tests.notifications.conftest import make_agent, sent_to

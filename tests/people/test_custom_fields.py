@@ -1,14 +1,22 @@
-"""Custom-field values are checked against the admin's definitions before they are stored."""
+"""Custom-field definitions, saved by admins only; values are checked against them before they
+are stored."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 
-from patron.core.errors import InvalidInput
-from patron.people.custom_fields import clean_custom_fields, clean_value
-from patron.people.models import CustomFieldDefinition
+from patron.core.errors import InvalidInput, NotAllowed
+from patron.people.custom_fields import (
+    clean_custom_fields,
+    clean_value,
+    delete_custom_field,
+    save_custom_field,
+)
+from patron.people.models import CustomFieldDefinition, Role
+from tests import factories
 
 FieldType = CustomFieldDefinition.FieldType
 
@@ -153,3 +161,75 @@ def test_it_refuses_to_clear_a_required_field() -> None:
 def test_it_keeps_each_kind_of_object_to_its_own_fields() -> None:
     with pytest.raises(InvalidInput, match="There is no contact field called seats"):
         clean_custom_fields("contact", {"seats": 1})
+
+
+# Definitions
+
+
+def admin() -> User:
+    return factories.agent(Role.ADMIN, password=None)
+
+
+def define(definition: CustomFieldDefinition | None = None, **kwargs: Any) -> CustomFieldDefinition:
+    actor = kwargs.pop("actor", None) or admin()
+    values: dict[str, Any] = {
+        "applies_to": "contact", "key": "plan", "label": "Plan", "field_type": FieldType.CHOICE,
+        "choices": PLANS, "required": False, "public": False, "position": 0,
+    } | kwargs  # fmt: skip
+    return save_custom_field(definition, actor=actor, **values)
+
+
+@pytest.mark.django_db
+def test_it_saves_a_definition_keeping_choices_only_for_choice_types() -> None:
+    definition = define(key=" plan ", label=" ", choices=[" basic ", "", "pro"])
+    assert (definition.key, definition.label, definition.choices) == (
+        "plan",
+        "plan",
+        ["basic", "pro"],
+    )
+
+    define(definition, field_type=FieldType.TEXT, label="Plan name")
+
+    stored = CustomFieldDefinition.objects.get()
+    assert (stored.label, stored.field_type, stored.choices) == ("Plan name", "text", [])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"applies_to": "agent"}, "apply to contacts, organizations or tickets"),
+        ({"field_type": "colour"}, "'colour' is not a field type"),
+        ({"key": "two__underscores"}, "Key: use only letters"),
+        ({"choices": []}, "Choices: list at least one choice"),
+        ({"choices": ["pro", "pro"]}, "Choices: each choice may appear only once"),
+    ],
+)
+def test_it_refuses_a_definition_it_cannot_use(change: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        define(**change)
+
+    assert not CustomFieldDefinition.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_key_taken_for_the_same_kind_only() -> None:
+    define()
+    define(applies_to="ticket")
+
+    with pytest.raises(InvalidInput, match="Key: a contact field with the key 'plan' already"):
+        define(label="Another plan")
+
+
+@pytest.mark.django_db
+def test_it_lets_only_admins_change_definitions() -> None:
+    definition = define()
+    agent = factories.agent(password=None)
+
+    with pytest.raises(NotAllowed):
+        define(actor=agent, key="tier")
+    with pytest.raises(NotAllowed):
+        delete_custom_field(definition, actor=agent)
+
+    delete_custom_field(definition, actor=admin())
+    assert not CustomFieldDefinition.objects.exists()

@@ -1,17 +1,19 @@
-"""Contacts, organizations and agents: creation, addresses, merges and who may change them."""
+"""Contacts, organizations and segments: creation, addresses, merges, who may change them, and
+how their changes reach the search index."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.db.models import Max
 
+from patron.core import events
 from patron.core.errors import InvalidInput, NotAllowed
 from patron.people import services
 from patron.people.models import (
-    AgentProfile,
     Contact,
     CustomFieldDefinition,
     Organization,
@@ -19,6 +21,9 @@ from patron.people.models import (
     Role,
     Segment,
 )
+from patron.search import services as search
+from patron.search.models import SearchDocument
+from patron.tickets import merging
 from patron.tickets import services as tickets
 from patron.tickets.models import Ticket, TicketEvent
 from tests import factories
@@ -26,7 +31,7 @@ from tests import factories
 
 @pytest.fixture
 def agent() -> User:
-    return factories.agent(password=None)  # type: ignore[return-value]
+    return factories.agent(password=None)
 
 
 def last_event_id() -> int:
@@ -180,7 +185,7 @@ def test_it_moves_the_addresses_of_a_merged_contact(
 ) -> None:
     old, new = twins
 
-    services.merge_contacts(old, new, actor=agent, now=now)
+    merging.merge_contacts(old, new, actor=agent, now=now)
 
     assert sorted(new.emails.values_list("address", "primary")) == [
         ("jo@new.example", True),
@@ -199,7 +204,7 @@ def test_it_moves_the_tickets_of_a_merged_contact_with_an_event_each(
     mark = last_event_id()
     merge_at = now + timedelta(days=1)
 
-    services.merge_contacts(old, new, actor=agent, now=merge_at)
+    merging.merge_contacts(old, new, actor=agent, now=merge_at)
 
     written = [
         (event.ticket_id, event.kind, event.data, event.actor_agent_id, event.at)
@@ -222,7 +227,7 @@ def test_it_moves_closed_tickets_of_a_merged_contact_too(
     tickets.change_status(ticket, "solved", actor=agent, now=now)
     tickets.change_status(ticket, "closed", actor=agent, now=now)
 
-    services.merge_contacts(old, new, actor=agent, now=now)
+    merging.merge_contacts(old, new, actor=agent, now=now)
 
     assert Ticket.objects.get(pk=ticket.pk).requester_id == new.pk
 
@@ -233,7 +238,7 @@ def test_it_points_a_merged_contact_to_the_survivor_and_fills_its_gaps(
 ) -> None:
     old, new = twins
 
-    services.merge_contacts(old, new, actor=agent, now=now)
+    merging.merge_contacts(old, new, actor=agent, now=now)
 
     old.refresh_from_db()
     new.refresh_from_db()
@@ -248,7 +253,7 @@ def test_it_refuses_to_merge_a_contact_into_itself(
     old, _ = twins
 
     with pytest.raises(InvalidInput, match="cannot be merged into itself"):
-        services.merge_contacts(old, old, actor=agent, now=now)
+        merging.merge_contacts(old, old, actor=agent, now=now)
 
 
 @pytest.mark.django_db
@@ -256,10 +261,10 @@ def test_it_refuses_to_merge_a_contact_twice(
     now: datetime, agent: User, twins: tuple[Contact, Contact]
 ) -> None:
     old, new = twins
-    services.merge_contacts(old, new, actor=agent, now=now)
+    merging.merge_contacts(old, new, actor=agent, now=now)
 
     with pytest.raises(InvalidInput, match="Jo was already merged into another contact"):
-        services.merge_contacts(old, factories.contact(now=now), actor=agent, now=now)
+        merging.merge_contacts(old, factories.contact(now=now), actor=agent, now=now)
 
 
 @pytest.mark.django_db
@@ -267,10 +272,10 @@ def test_it_refuses_to_merge_into_a_contact_that_was_merged_away(
     now: datetime, agent: User, twins: tuple[Contact, Contact]
 ) -> None:
     old, new = twins
-    services.merge_contacts(old, new, actor=agent, now=now)
+    merging.merge_contacts(old, new, actor=agent, now=now)
 
     with pytest.raises(InvalidInput, match="Jo was merged into Jo Smith; merge into that one"):
-        services.merge_contacts(new, old, actor=agent, now=now)
+        merging.merge_contacts(new, old, actor=agent, now=now)
 
     assert services.find_contact("jo@new.example") == Contact.objects.get(pk=new.pk)
 
@@ -283,7 +288,7 @@ def test_it_refuses_a_contact_merge_by_a_light_agent(
     light = factories.agent(Role.LIGHT_AGENT, password=None)
 
     with pytest.raises(NotAllowed, match="Only agents can change contacts"):
-        services.merge_contacts(old, new, actor=light, now=now)
+        merging.merge_contacts(old, new, actor=light, now=now)
 
     assert Contact.objects.get(pk=old.pk).merged_into_id is None
 
@@ -321,30 +326,6 @@ def test_it_refuses_an_unknown_relationship(now: datetime) -> None:
 
 
 @pytest.mark.django_db
-def test_it_makes_an_admin_a_django_superuser_too() -> None:
-    profile = services.create_agent(
-        username="root", email="root@desk.example", password=None, role=Role.ADMIN
-    )
-
-    assert (profile.user.is_staff, profile.user.is_superuser) == (True, True)
-
-
-@pytest.mark.django_db
-def test_it_gives_an_agent_no_django_admin_access() -> None:
-    profile = services.create_agent(username="sam", email="sam@desk.example", password=None)
-
-    assert (profile.role, profile.user.is_staff) == (Role.AGENT, False)
-
-
-@pytest.mark.django_db
-def test_it_refuses_an_unknown_role() -> None:
-    with pytest.raises(InvalidInput, match="Role must be one of admin, supervisor"):
-        services.create_agent(username="x", email="x@desk.example", password=None, role="boss")
-
-    assert not AgentProfile.objects.exists()
-
-
-@pytest.mark.django_db
 def test_it_keeps_the_builtin_segments_when_ensured_twice() -> None:
     services.ensure_builtin_segments()
     services.ensure_builtin_segments()
@@ -365,3 +346,123 @@ def test_it_creates_a_contact_for_a_new_sender_despite_a_required_field(now: dat
     contact = services.get_or_create_contact(email="new@mail.example", now=now)
 
     assert contact.primary_email == "new@mail.example"
+
+
+# Segments
+
+
+def admin() -> User:
+    return factories.agent(Role.ADMIN, password=None)
+
+
+@pytest.mark.django_db
+def test_it_stores_a_segment_rule_in_the_engines_form() -> None:
+    rule = {
+        "all": [
+            {"field": "relationship", "value": "client"},
+            {"field": "tier", "op": "in", "value": "gold, platinum"},
+        ]
+    }
+
+    segment = services.save_segment(None, actor=admin(), name=" Gold clients ", rule=rule)
+
+    assert (segment.name, segment.slug) == ("Gold clients", "gold-clients")
+    assert Segment.objects.get(pk=segment.pk).rule == {
+        "all": [
+            {"field": "relationship", "op": "eq", "value": "client"},
+            {"field": "tier", "op": "in", "value": ["gold", "platinum"]},
+        ]
+    }
+
+
+@pytest.mark.django_db
+def test_it_gives_a_segment_whose_name_slugifies_the_same_a_free_slug() -> None:
+    rule = {"all": [{"field": "tier", "op": "eq", "value": "gold"}]}
+    services.save_segment(None, actor=admin(), name="Gold", rule=rule)
+
+    second = services.save_segment(None, actor=admin(), name="Gold!", rule=rule)
+
+    assert second.slug == "gold-2"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("rule", "reason"),
+    [
+        ({"all": []}, "Add at least one condition"),
+        ({"any": [{"field": "colour", "op": "eq", "value": "red"}]}, "cannot use the field"),
+        ({"all": [{"field": "relationship", "value": "partner"}]}, "client or customer"),
+    ],
+)
+def test_it_refuses_a_segment_rule_some_target_cannot_read(rule: dict, reason: str) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        services.save_segment(None, actor=admin(), name="Odd", rule=rule)
+
+    assert not Segment.objects.filter(name="Odd").exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_segment_name_taken_in_another_case() -> None:
+    rule = {"all": [{"field": "tier", "op": "eq", "value": "gold"}]}
+    services.save_segment(None, actor=admin(), name="Gold", rule=rule)
+
+    with pytest.raises(InvalidInput, match="Name: a segment called 'GOLD' already exists"):
+        services.save_segment(None, actor=admin(), name="GOLD", rule=rule)
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_change_or_delete_a_builtin_segment() -> None:
+    clients = Segment.objects.get(slug="clients")
+    rule = {"all": [{"field": "tier", "op": "eq", "value": "x"}]}
+
+    with pytest.raises(InvalidInput, match="built in and cannot be changed"):
+        services.save_segment(clients, actor=admin(), name="Mine", rule=rule)
+    with pytest.raises(InvalidInput, match="built in and cannot be deleted"):
+        services.delete_segment(clients, actor=admin())
+
+    assert Segment.objects.get(slug="clients").name == "Clients"
+
+
+@pytest.mark.django_db
+def test_it_lets_only_admins_change_segments(agent: User) -> None:
+    rule = {"all": [{"field": "tier", "op": "eq", "value": "gold"}]}
+    segment = services.save_segment(None, actor=admin(), name="Gold", rule=rule)
+
+    with pytest.raises(NotAllowed):
+        services.save_segment(None, actor=agent, name="Silver", rule=rule)
+    with pytest.raises(NotAllowed):
+        services.delete_segment(segment, actor=agent)
+
+    services.delete_segment(segment, actor=admin())
+    assert not Segment.objects.filter(name="Gold").exists()
+
+
+# The search index
+
+
+@pytest.mark.django_db
+def test_a_change_reaches_the_search_index_through_the_outbox_alone(
+    now: datetime, django_capture_on_commit_callbacks: Any
+) -> None:
+    contact = factories.contact(now=now, name="Pelham Grove")
+    search.index_contacts([contact.pk])
+
+    # Committed, receipts written, nothing delivered: the service itself does not re-index.
+    with events.enqueue_held(), django_capture_on_commit_callbacks(execute=True):
+        services.update_contact(contact, actor=admin(), now=now, name="Pelham Vale")
+    document = SearchDocument.objects.get(kind="contact", object_id=contact.pk)
+    assert document.title == "Pelham Grove"
+
+    events.deliver_pending(now=lambda: now + timedelta(seconds=1))
+    document.refresh_from_db()
+    assert document.title == "Pelham Vale"
+
+
+@pytest.mark.django_db
+def test_a_new_contact_is_indexed_though_it_records_no_event(
+    now: datetime, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        contact = services.create_contact(email="wren@mail.example", name="Wren", now=now)
+
+    assert SearchDocument.objects.filter(kind="contact", object_id=contact.pk).exists()

@@ -15,8 +15,8 @@ from patron.people.models import Contact
 from patron.portal import services
 from patron.portal.models import WebFormSubmission
 from patron.portal.services import RateLimited, WebRequest
+from patron.tickets.attachments import Upload
 from patron.tickets.models import Ticket
-from patron.tickets.services import Upload
 
 pytestmark = pytest.mark.django_db
 

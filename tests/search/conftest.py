@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from patron.people.models import Contact, Role
 from patron.search.services import reindex_all
@@ -13,7 +13,7 @@ from tests import factories
 
 
 @pytest.fixture
-def admin(db: None) -> AbstractBaseUser:
+def admin(db: None) -> User:
     return factories.agent(Role.ADMIN)
 
 

@@ -14,6 +14,7 @@ from patron.people import services as people
 from patron.search.models import SearchDocument
 from patron.search.queries import query
 from patron.search.services import index_contact, index_organization, remove
+from patron.tickets import merging
 from patron.tickets import services as tickets
 from tests import factories
 
@@ -50,7 +51,7 @@ def test_a_merged_ticket_is_no_longer_found(
         source = factories.ticket(now=now, subject="Marmalade spill", body="Sticky floor.")
         target = factories.ticket(now=now, subject="Kitchen issue", body="Broken tap.")
     with django_capture_on_commit_callbacks(execute=True):
-        tickets.merge_tickets(source, target, actor=admin, now=now + timedelta(minutes=5))
+        merging.merge_tickets(source, target, actor=admin, now=now + timedelta(minutes=5))
     assert found("marmalade", admin) == []
     assert found("sticky", admin) == [("ticket", target.pk)]  # its messages moved over
 
@@ -74,7 +75,7 @@ def test_merged_contacts_leave_the_index(
     with django_capture_on_commit_callbacks(execute=True):
         factories.ticket(now=now, requester=source, subject="Hello", body="Hi.")
     with django_capture_on_commit_callbacks(execute=True):
-        people.merge_contacts(source, target, actor=admin, now=now)
+        merging.merge_contacts(source, target, actor=admin, now=now)
     assert found("ottoline", admin) == [("contact", target.pk)]
     assert found("ob", admin) == [("contact", target.pk)]  # the address moved with the merge
 

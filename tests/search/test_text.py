@@ -30,3 +30,14 @@ def test_it_cuts_a_long_text_around_the_first_match() -> None:
     assert html.startswith("…") and html.endswith("…")
     assert "<mark>needle</mark>" in html
     assert "w0 " not in html
+
+
+def test_it_asks_for_every_word_in_the_title_on_both_backends() -> None:
+    terms = Terms.parse("Pallet zeph")
+    assert terms.fts5(title_only=True) == 'title_terms : "pallet" title_terms : "zeph"*'
+    assert terms.tsquery(title_only=True) == "'pallet':A & 'zeph':*A"
+
+
+def test_plain_ascii_text_folds_as_unicode_text_does() -> None:
+    assert normalize("Order #4411 SHIPPED, Straße") == "order #4411 shipped, strasse"
+    assert normalize("Order #4411 SHIPPED") == "order #4411 shipped"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.test import Client
 
 from patron.search.services import reindex_all
@@ -12,7 +12,7 @@ from tests import factories
 
 
 def test_the_page_shows_highlighted_hits_with_their_kind(
-    client: Client, corpus: dict[str, tuple[str, int]], admin: AbstractBaseUser
+    client: Client, corpus: dict[str, tuple[str, int]], admin: User
 ) -> None:
     client.force_login(admin)
     response = client.get("/search/", {"q": "zephyr"})
@@ -23,9 +23,7 @@ def test_the_page_shows_highlighted_hits_with_their_kind(
     assert 'rel="next"' not in html
 
 
-def test_the_page_escapes_what_it_shows(
-    client: Client, now: datetime, admin: AbstractBaseUser
-) -> None:
+def test_the_page_escapes_what_it_shows(client: Client, now: datetime, admin: User) -> None:
     factories.ticket(now=now, subject="<img src=x onerror=alert(1)> wombat", body="<b>wombat</b>")
     reindex_all()
     client.force_login(admin)
@@ -34,9 +32,7 @@ def test_the_page_escapes_what_it_shows(
     assert "&lt;b&gt;<mark>wombat</mark>&lt;/b&gt;" in html
 
 
-def test_the_page_links_to_more_results(
-    client: Client, now: datetime, admin: AbstractBaseUser
-) -> None:
+def test_the_page_links_to_more_results(client: Client, now: datetime, admin: User) -> None:
     for n in range(30):
         factories.ticket(now=now, subject=f"Ocelot {n}")
     reindex_all()
@@ -51,7 +47,7 @@ def test_the_page_links_to_more_results(
 
 
 def test_the_page_filters_by_kind_and_dates(
-    client: Client, corpus: dict[str, tuple[str, int]], admin: AbstractBaseUser
+    client: Client, corpus: dict[str, tuple[str, int]], admin: User
 ) -> None:
     client.force_login(admin)
     response = client.get("/search/", {"q": "zephyr", "kind": "ticket", "from": "2000-01-01"})
@@ -60,7 +56,7 @@ def test_the_page_filters_by_kind_and_dates(
 
 
 def test_a_bad_cursor_is_a_message_not_an_error(
-    client: Client, corpus: dict[str, tuple[str, int]], admin: AbstractBaseUser
+    client: Client, corpus: dict[str, tuple[str, int]], admin: User
 ) -> None:
     client.force_login(admin)
     response = client.get("/search/", {"q": "zephyr", "cursor": "garbage"})
@@ -69,9 +65,9 @@ def test_a_bad_cursor_is_a_message_not_an_error(
 
 
 def test_someone_who_is_not_an_agent_is_refused(
-    client: Client, django_user_model: type[AbstractBaseUser], db: None
+    client: Client, django_user_model: type[User], db: None
 ) -> None:
-    visitor = django_user_model.objects.create_user(username="visitor", password="x")  # type: ignore[attr-defined]
+    visitor = django_user_model.objects.create_user(username="visitor", password="x")
     client.force_login(visitor)
     assert client.get("/search/", {"q": "zephyr"}).status_code == 403
 
@@ -82,7 +78,7 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client: Client, db: None) -> Non
     assert "/login/" in response["Location"]
 
 
-def test_every_page_has_a_labelled_search_box(client: Client, admin: AbstractBaseUser) -> None:
+def test_every_page_has_a_labelled_search_box(client: Client, admin: User) -> None:
     client.force_login(admin)
     html = client.get("/tickets/").content.decode()
     assert '<label for="topbar-q">Search</label>' in html

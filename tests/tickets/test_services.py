@@ -10,9 +10,8 @@ from django.contrib.auth.models import User
 from django.db.models import Max
 
 from patron.core.errors import IllegalTransition, InvalidInput, NotAllowed
-from patron.people import services as people
 from patron.people.models import CustomFieldDefinition, Role
-from patron.tickets import services
+from patron.tickets import followers, merging, services
 from patron.tickets.models import AuthorKind, Message, Status, Ticket, TicketEvent
 from tests import factories
 
@@ -39,7 +38,7 @@ def ticket_field(field: str, **data: Any) -> tuple[str, dict[str, Any]]:
 
 @pytest.fixture
 def agent() -> User:
-    return factories.agent(password=None)  # type: ignore[return-value]
+    return factories.agent(password=None)
 
 
 @pytest.fixture
@@ -176,7 +175,7 @@ def test_it_sanitizes_the_html_of_the_first_message(now: datetime) -> None:
 @pytest.mark.django_db
 def test_it_refuses_a_ticket_for_a_merged_contact(now: datetime, agent: User) -> None:
     source = factories.contact(now=now, name="Jo Old")
-    people.merge_contacts(source, factories.contact(now=now), actor=agent, now=now)
+    merging.merge_contacts(source, factories.contact(now=now), actor=agent, now=now)
 
     with pytest.raises(InvalidInput, match="Jo Old was merged into another contact"):
         factories.ticket(now=now, requester=source)
@@ -353,37 +352,6 @@ def test_it_stores_the_sanitized_html_of_a_reply(
 
     assert "javascript" not in message.body_html
     assert "<b>bold</b>" in message.body_html
-
-
-@pytest.mark.django_db
-def test_it_stores_an_uploaded_file_with_a_reply(
-    now: datetime, agent: User, ticket: Ticket
-) -> None:
-    upload = services.Upload(filename="log.txt", content_type="text/plain", content=b"boom")
-    mark = last_event_id()
-
-    message = services.reply(
-        ticket, author=agent, body="", now=later(now), uploads=[upload], public=False
-    )
-
-    attachment = message.attachments.get()
-    assert (attachment.filename, attachment.size) == ("log.txt", 4)
-    assert events_after(mark)[0][1]["attachments"] == 1
-
-
-@pytest.mark.django_db
-def test_it_refuses_an_upload_over_the_size_limit(
-    now: datetime, agent: User, ticket: Ticket, settings: Any
-) -> None:
-    settings.PATRON_MAX_ATTACHMENT_BYTES = 1024 * 1024
-    upload = services.Upload(filename="dump.bin", content_type="", content=b"x" * (2 * 1024 * 1024))
-
-    with pytest.raises(
-        InvalidInput, match=r"dump\.bin is 2\.0 MB; attachments may be at most 1 MB"
-    ):
-        services.reply(ticket, author=agent, body="Here", now=later(now), uploads=[upload])
-
-    assert ticket.messages.count() == 1
 
 
 # add_note
@@ -904,7 +872,7 @@ def test_it_rejects_a_custom_field_value_of_the_wrong_type(
 def test_it_records_a_follower(now: datetime, agent: User, ticket: Ticket) -> None:
     mark = last_event_id()
 
-    services.follow(ticket, agent, actor=agent, now=now)
+    followers.follow(ticket, agent, actor=agent, now=now)
 
     assert events_after(mark) == [("followed", {"user": agent.pk})]
     assert list(ticket.followers.all()) == [agent]
@@ -914,10 +882,10 @@ def test_it_records_a_follower(now: datetime, agent: User, ticket: Ticket) -> No
 def test_it_writes_no_second_event_when_following_twice(
     now: datetime, agent: User, ticket: Ticket
 ) -> None:
-    services.follow(ticket, agent, actor=agent, now=now)
+    followers.follow(ticket, agent, actor=agent, now=now)
     mark = last_event_id()
 
-    services.follow(ticket, agent, actor=agent, now=later(now))
+    followers.follow(ticket, agent, actor=agent, now=later(now))
 
     assert kinds_after(mark) == []
     assert ticket.followers.count() == 1
@@ -925,10 +893,10 @@ def test_it_writes_no_second_event_when_following_twice(
 
 @pytest.mark.django_db
 def test_it_records_an_unfollow(now: datetime, agent: User, ticket: Ticket) -> None:
-    services.follow(ticket, agent, actor=agent, now=now)
+    followers.follow(ticket, agent, actor=agent, now=now)
     mark = last_event_id()
 
-    services.unfollow(ticket, agent, actor=agent, now=later(now))
+    followers.unfollow(ticket, agent, actor=agent, now=later(now))
 
     assert events_after(mark) == [("unfollowed", {"user": agent.pk})]
     assert not ticket.followers.exists()
@@ -940,7 +908,7 @@ def test_it_writes_no_event_when_unfollowing_a_ticket_not_followed(
 ) -> None:
     mark = last_event_id()
 
-    services.unfollow(ticket, agent, actor=agent, now=now)
+    followers.unfollow(ticket, agent, actor=agent, now=now)
 
     assert kinds_after(mark) == []
 
@@ -952,7 +920,7 @@ def test_it_lets_a_supervisor_add_another_agent_as_follower(
     supervisor = factories.agent(Role.SUPERVISOR, password=None)
     mark = last_event_id()
 
-    services.follow(ticket, agent, actor=supervisor, now=now)
+    followers.follow(ticket, agent, actor=supervisor, now=now)
 
     assert events_after(mark) == [("followed", {"user": agent.pk})]
     assert TicketEvent.objects.get(id__gt=mark).actor_agent_id == supervisor.pk
@@ -964,9 +932,9 @@ def test_it_lets_a_light_agent_follow_but_not_add_others(
 ) -> None:
     light = factories.agent(Role.LIGHT_AGENT, password=None)
 
-    services.follow(ticket, light, actor=light, now=now)
+    followers.follow(ticket, light, actor=light, now=now)
     with pytest.raises(NotAllowed):
-        services.follow(ticket, agent, actor=light, now=now)
+        followers.follow(ticket, agent, actor=light, now=now)
 
     assert list(ticket.followers.all()) == [light]
 
@@ -978,45 +946,7 @@ def test_it_refuses_a_follower_who_is_not_an_agent(
     outsider = User.objects.create_user(username="outsider")
 
     with pytest.raises(NotAllowed, match="Only agents"):
-        services.follow(ticket, outsider, actor=agent, now=now)
-
-
-# change_requester
-
-
-@pytest.mark.django_db
-def test_it_moves_a_ticket_to_another_requester_and_their_organization(
-    now: datetime, agent: User, ticket: Ticket
-) -> None:
-    acme = factories.organization(now=now, name="Acme")
-    other = factories.contact(now=now, organization=acme)
-    old = ticket.requester_id
-    mark = last_event_id()
-
-    services.change_requester(ticket, other, actor=agent, now=later(now))
-
-    assert events_after(mark) == [("requester_changed", {"from": old, "to": other.pk})]
-    refreshed = Ticket.objects.get(pk=ticket.pk)
-    assert (refreshed.requester_id, refreshed.organization_id) == (other.pk, acme.pk)
-
-
-@pytest.mark.django_db
-def test_it_writes_no_event_when_the_requester_is_the_same(
-    now: datetime, agent: User, ticket: Ticket
-) -> None:
-    mark = last_event_id()
-
-    services.change_requester(ticket, ticket.requester, actor=agent, now=now)
-
-    assert kinds_after(mark) == []
-
-
-@pytest.mark.django_db
-def test_it_refuses_a_requester_change_by_a_light_agent(now: datetime, ticket: Ticket) -> None:
-    light = factories.agent(Role.LIGHT_AGENT, password=None)
-
-    with pytest.raises(NotAllowed, match="Only agents can change contacts"):
-        services.change_requester(ticket, factories.contact(now=now), actor=light, now=now)
+        followers.follow(ticket, outsider, actor=agent, now=now)
 
 
 @pytest.mark.django_db

@@ -7,8 +7,8 @@ from datetime import datetime
 import pytest
 from django.db import transaction
 
-from patron.core.events import SystemActor, record
 from patron.tickets import services
+from patron.tickets.events import SystemActor, record
 from patron.tickets.models import AuthorKind, EventKind, Ticket, TicketEvent
 from tests import factories
 
@@ -18,10 +18,12 @@ def ticket(now: datetime) -> Ticket:
     return factories.ticket(now=now)
 
 
-def system_event(ticket: Ticket, by: SystemActor, now: datetime, **kwargs: object) -> TicketEvent:
+def system_event(
+    ticket: Ticket, by: SystemActor, now: datetime, cause: TicketEvent | None = None
+) -> TicketEvent:
     with transaction.atomic():
         return services.record_system_event(
-            ticket, EventKind.FIELD_CHANGED, by=by, at=now, field="priority", to="high", **kwargs
+            ticket, EventKind.FIELD_CHANGED, by=by, at=now, cause=cause, field="priority", to="high"
         )
 
 

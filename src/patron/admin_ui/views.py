@@ -1,4 +1,5 @@
-"""Settings pages for admins: agents, teams, custom fields, segments. Parse, check, do, render."""
+"""Settings pages for admins: agents, teams, custom fields, segments, SLA policies and business
+calendars. Parse, check, do, render."""
 
 from __future__ import annotations
 
@@ -6,14 +7,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from patron.admin_ui import services
+from patron import conditions
 from patron.admin_ui.forms import (
     SEGMENT_FIELDS,
     AgentCreateForm,
@@ -26,37 +26,19 @@ from patron.admin_ui.forms import (
     condition_initial,
     generate_password,
 )
-from patron.core import permissions
+from patron.admin_ui.pages import INVALID_FORM, admin_of, refuse
 from patron.core.errors import InvalidInput
 from patron.notifications import services as notification_settings
+from patron.people import agents, custom_fields
 from patron.people import services as people
 from patron.people.models import AgentProfile, CustomFieldDefinition, Segment, Team
-
-INVALID_FORM = 400
-
-
-def _admin(request: HttpRequest) -> User:
-    """The admin making the request; anyone else gets the 403 page with the reason."""
-    permissions.check_administer(request.user)
-    assert isinstance(request.user, User)
-    return request.user
-
-
-def _refuse(form: Any, error: InvalidInput) -> None:
-    """Put a service's refusal next to the field its message starts with, else on top."""
-    message = str(error)
-    for name, field in form.fields.items():
-        label = str(field.label or name.replace("_", " ").capitalize())
-        if message.startswith(f"{label}:"):
-            form.add_error(name, message.removeprefix(f"{label}:").strip())
-            return
-    form.add_error(None, message)
+from patron.tickets import queries as ticket_queries
 
 
 @login_required
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    _admin(request)
+    admin_of(request)
     return redirect("settings_agents")
 
 
@@ -66,7 +48,7 @@ def index(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def agent_list(request: HttpRequest) -> HttpResponse:
-    _admin(request)
+    admin_of(request)
     agents = (
         AgentProfile.objects.select_related("user")
         .prefetch_related("teams")
@@ -78,13 +60,13 @@ def agent_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def agent_create(request: HttpRequest) -> HttpResponse:
-    _admin(request)
+    admin_of(request)
     form = AgentCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         password = data["password"] or generate_password()
         try:
-            profile = people.create_agent(
+            profile = agents.create_agent(
                 username=data["username"],
                 email=data["email"],
                 password=password,
@@ -95,7 +77,7 @@ def agent_create(request: HttpRequest) -> HttpResponse:
                 restricted_to_teams=data["restricted_to_teams"],
             )
         except InvalidInput as refused:
-            _refuse(form, refused)
+            refuse(form, refused)
         else:
             # Shown once, on this response only; it is stored hashed.
             return render(
@@ -116,7 +98,7 @@ def agent_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def agent_edit(request: HttpRequest, profile_id: int) -> HttpResponse:
-    admin = _admin(request)
+    admin = admin_of(request)
     profile = get_object_or_404(AgentProfile.objects.select_related("user"), pk=profile_id)
     initial = {
         "role": profile.role,
@@ -134,7 +116,7 @@ def agent_edit(request: HttpRequest, profile_id: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             with transaction.atomic():
-                people.update_agent(
+                agents.update_agent(
                     profile,
                     actor=admin,
                     role=data["role"],
@@ -151,7 +133,7 @@ def agent_edit(request: HttpRequest, profile_id: int) -> HttpResponse:
                         profile, actor=admin, frequency=data["email_digest"]
                     )
         except InvalidInput as refused:
-            _refuse(form, refused)
+            refuse(form, refused)
             profile.refresh_from_db()
         else:
             messages.success(request, f"Saved {profile.user.username}.")
@@ -171,15 +153,15 @@ def agent_edit(request: HttpRequest, profile_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def team_list(request: HttpRequest) -> HttpResponse:
-    admin = _admin(request)
+    admin = admin_of(request)
     form = TeamForm(request.POST or None)
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
-                team = services.save_team(None, actor=admin, **form.cleaned_data)
+                team = agents.save_team(None, actor=admin, **form.cleaned_data)
             except InvalidInput as refused:
-                _refuse(form, refused)
+                refuse(form, refused)
             else:
                 messages.success(request, f"Created the team {team.name}.")
                 return redirect("settings_teams")
@@ -198,16 +180,16 @@ def team_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def team_edit(request: HttpRequest, team_id: int) -> HttpResponse:
-    admin = _admin(request)
+    admin = admin_of(request)
     team = get_object_or_404(Team, pk=team_id)
     form = TeamForm(
         request.POST or None, initial={"name": team.name, "description": team.description}
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.save_team(team, actor=admin, **form.cleaned_data)
+            agents.save_team(team, actor=admin, **form.cleaned_data)
         except InvalidInput as refused:
-            _refuse(form, refused)
+            refuse(form, refused)
             team.refresh_from_db()
         else:
             messages.success(request, f"Saved the team {team.name}.")
@@ -224,10 +206,10 @@ def team_edit(request: HttpRequest, team_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def team_delete(request: HttpRequest, team_id: int) -> HttpResponse:
-    admin = _admin(request)
+    admin = admin_of(request)
     team = get_object_or_404(Team, pk=team_id)
     try:
-        services.delete_team(team, actor=admin)
+        agents.delete_team(team, actor=admin)
     except InvalidInput as refused:
         messages.error(request, str(refused))
     else:
@@ -245,7 +227,7 @@ def _custom_field_values(form: CustomFieldForm) -> dict[str, Any]:
 @login_required
 @require_GET
 def custom_field_list(request: HttpRequest) -> HttpResponse:
-    _admin(request)
+    admin_of(request)
     definitions = CustomFieldDefinition.objects.all()
     kinds = [
         (label, [d for d in definitions if d.applies_to == value])
@@ -259,7 +241,7 @@ def custom_field_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def custom_field_edit(request: HttpRequest, field_id: int | None = None) -> HttpResponse:
-    admin = _admin(request)
+    admin = admin_of(request)
     definition = get_object_or_404(CustomFieldDefinition, pk=field_id) if field_id else None
     initial: dict[str, Any] = {"applies_to": request.GET.get("applies_to", "contact")}
     if definition is not None:
@@ -276,11 +258,11 @@ def custom_field_edit(request: HttpRequest, field_id: int | None = None) -> Http
     form = CustomFieldForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = services.save_custom_field(
+            saved = custom_fields.save_custom_field(
                 definition, actor=admin, **_custom_field_values(form)
             )
         except InvalidInput as refused:
-            _refuse(form, refused)
+            refuse(form, refused)
         else:
             messages.success(request, f"Saved the {saved.applies_to} field {saved.label}.")
             return redirect("settings_custom_fields")
@@ -296,10 +278,10 @@ def custom_field_edit(request: HttpRequest, field_id: int | None = None) -> Http
 @login_required
 @require_http_methods(["GET", "POST"])
 def custom_field_delete(request: HttpRequest, field_id: int) -> HttpResponse:
-    admin = _admin(request)
+    admin = admin_of(request)
     definition = get_object_or_404(CustomFieldDefinition, pk=field_id)
     if request.method == "POST":
-        services.delete_custom_field(definition, actor=admin)
+        custom_fields.delete_custom_field(definition, actor=admin)
         messages.success(request, f"Deleted the {definition.applies_to} field {definition.label}.")
         return redirect("settings_custom_fields")
     return render(
@@ -315,13 +297,18 @@ def custom_field_delete(request: HttpRequest, field_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def segment_list(request: HttpRequest) -> HttpResponse:
-    _admin(request)
+    admin_of(request)
     people.ensure_builtin_segments()
-    return render(
-        request,
-        "admin_ui/segment_list.html",
-        {"segments": Segment.objects.all(), "tab": "segments"},
-    )
+    segments = [(segment, _sentence(segment.rule)) for segment in Segment.objects.all()]
+    return render(request, "admin_ui/segment_list.html", {"segments": segments, "tab": "segments"})
+
+
+def _sentence(rule: Any) -> str:
+    """The rule in words; a rule the engine no longer reads (a field since deleted) as stored."""
+    try:
+        return conditions.describe("contact", rule)
+    except InvalidInput:
+        return str(rule)
 
 
 def _segment_forms(data: Any, segment: Segment | None) -> tuple[SegmentForm, Any]:
@@ -331,27 +318,27 @@ def _segment_forms(data: Any, segment: Segment | None) -> tuple[SegmentForm, Any
         match, rows = condition_initial(segment.rule)
         initial = {"name": segment.name, "description": segment.description, "match": match}
     form = SegmentForm(data, initial=initial)
-    conditions = ConditionFormSet(data, initial=rows, prefix="conditions")
-    return form, conditions
+    condition_forms = ConditionFormSet(data, initial=rows, prefix="conditions")
+    return form, condition_forms
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def segment_edit(request: HttpRequest, segment_id: int | None = None) -> HttpResponse:
-    admin = _admin(request)
+    admin = admin_of(request)
     segment = get_object_or_404(Segment, pk=segment_id) if segment_id else None
-    form, conditions = _segment_forms(request.POST or None, segment)
-    if request.method == "POST" and form.is_valid() and conditions.is_valid():
+    form, condition_forms = _segment_forms(request.POST or None, segment)
+    if request.method == "POST" and form.is_valid() and condition_forms.is_valid():
         try:
-            saved = services.save_segment(
+            saved = people.save_segment(
                 segment,
                 actor=admin,
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
-                rule=build_rule(form, conditions),
+                rule=build_rule(form, condition_forms),
             )
         except InvalidInput as refused:
-            _refuse(form, refused)
+            refuse(form, refused)
         else:
             messages.success(request, f"Saved the segment {saved.name}.")
             return redirect("settings_segments")
@@ -361,7 +348,8 @@ def segment_edit(request: HttpRequest, segment_id: int | None = None) -> HttpRes
         "admin_ui/segment_form.html",
         {
             "form": form,
-            "conditions": conditions,
+            "conditions": condition_forms,
+            "sentence": _sentence(segment.rule) if segment is not None else "",
             "segment": segment,
             "segment_fields": SEGMENT_FIELDS,
             "tab": "segments",
@@ -374,14 +362,14 @@ def segment_edit(request: HttpRequest, segment_id: int | None = None) -> HttpRes
 @require_GET
 def segment_preview(request: HttpRequest) -> HttpResponse:
     """The htmx fragment under the condition builder: what the rule matches right now."""
-    _admin(request)
-    form, conditions = _segment_forms(request.GET, None)
+    admin_of(request)
+    form, condition_forms = _segment_forms(request.GET, None)
     form.is_valid()
-    conditions.is_valid()
+    condition_forms.is_valid()
     counts: dict[str, int] | None = None
     error = ""
     try:
-        counts = services.match_counts(build_rule(form, conditions))
+        counts = ticket_queries.segment_counts(build_rule(form, condition_forms))
     except InvalidInput as refused:
         error = str(refused)
     return render(request, "admin_ui/_segment_preview.html", {"counts": counts, "error": error})
@@ -390,10 +378,10 @@ def segment_preview(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def segment_delete(request: HttpRequest, segment_id: int) -> HttpResponse:
-    admin = _admin(request)
+    admin = admin_of(request)
     segment = get_object_or_404(Segment, pk=segment_id)
     try:
-        services.delete_segment(segment, actor=admin)
+        people.delete_segment(segment, actor=admin)
     except InvalidInput as refused:
         messages.error(request, str(refused))
     else:

@@ -7,6 +7,8 @@
     patron check                configuration and connectivity, as a table
     patron mail listen|pipe|poll|retry-failed
                                 the ways mail comes in (docs/email.md)
+    patron sla replay FILE.json the SLA clocks of one documented timeline (docs/sla.md)
+    patron sla simulate …       what a policy would have made of a period's tickets
     patron manage …             any Django management command
 
 The configuration is read first of all: a bad environment value stops the command with one
@@ -42,6 +44,7 @@ from patron.cli.mail import (
     run_mail_retry_failed,
 )
 from patron.cli.serve import run_beat, run_serve, run_worker
+from patron.cli.sla import add_simulate_parser, run_sla_replay
 
 __all__ = ["build_parser", "main", "manage"]
 
@@ -116,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=run_check)
 
     _add_mail_commands(commands)
+    _add_sla_commands(commands)
 
     commands.add_parser("manage", help="run a Django management command (patron manage help)")
     return parser
@@ -151,6 +155,17 @@ def _add_mail_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     retry = actions.add_parser("retry-failed", help="process every failed mail again")
     retry.add_argument("--mailbox", metavar="ADDRESS", help="only this mailbox's")
     retry.set_defaults(run=run_mail_retry_failed)
+
+
+def _add_sla_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sla = commands.add_parser("sla", help="service levels: replay a timeline, simulate a policy")
+    sla.set_defaults(run=lambda args: _mail_help(sla))
+    actions = sla.add_subparsers(dest="sla_command", metavar="ACTION")
+
+    replay = actions.add_parser("replay", help="print the SLA clocks of one JSON timeline")
+    replay.add_argument("file", metavar="FILE.json", help="the replay document (- for stdin)")
+    replay.set_defaults(run=run_sla_replay)
+    add_simulate_parser(actions)
 
 
 def _port(value: str) -> int:

@@ -20,6 +20,7 @@ def run_createadmin(args: argparse.Namespace) -> int:
     from django.core.exceptions import ValidationError
 
     from patron.core.errors import InvalidInput
+    from patron.people import agents
     from patron.people import services as people
 
     if get_user_model().objects.filter(username=args.username).exists():
@@ -37,7 +38,7 @@ def run_createadmin(args: argparse.Namespace) -> int:
         except ValidationError as error:
             fail(" ".join(error.messages))
             return EXIT_FAILED
-    people.create_agent(username=args.username, email=email, password=password, role="admin")
+    agents.create_agent(username=args.username, email=email, password=password, role="admin")
     out.print(f"Created the admin [bold]{args.username}[/bold] ({email}).")
     if not args.password:
         out.print(f"Password: {password}", markup=False, highlight=False)

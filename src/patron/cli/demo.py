@@ -23,7 +23,7 @@ DEMO_ADMIN = "admin"
 def ensure_demo_admin() -> None:
     from django.contrib.auth import get_user_model
 
-    from patron.people import services as people
+    from patron.people import agents
 
     if get_user_model().objects.filter(username=DEMO_ADMIN).exists():
         out.print(
@@ -32,7 +32,7 @@ def ensure_demo_admin() -> None:
         )
         return
     password = generate_password()
-    people.create_agent(
+    agents.create_agent(
         username=DEMO_ADMIN, email="admin@desk.example", password=password, role="admin"
     )
     out.print(f"Created the admin [bold]{DEMO_ADMIN}[/bold].")

@@ -1,5 +1,9 @@
 """The process supervisor behind `patron serve`: start the children (web server, worker,
-scheduler), stop them all on SIGINT/SIGTERM or when one dies, and report a task backlog."""
+scheduler), stop them all on SIGINT/SIGTERM or when one dies, and report a task backlog.
+
+Beside the embedded scheduler (which polls the IMAP mailboxes every minute) the supervisor also
+watches those mailboxes with IMAP IDLE in threads of its own (`patron.mail.idle`), so new mail
+arrives within seconds; the poll stays as the safety net."""
 
 from __future__ import annotations
 
@@ -10,9 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from patron.cli.common import EXIT_FAILED, EXIT_OK, fail, out
 from patron.core.processes import die_with_parent
+
+if TYPE_CHECKING:
+    from patron.mail.idle import IdleLoop
 
 # How long children get to finish what they are doing (a running task, open requests) before
 # they are killed; uvicorn's own grace period is shorter, for long-lived SSE streams.
@@ -21,6 +29,8 @@ POLL_SECONDS = 0.2
 # While background tasks pile up, one line this often says how many wait (never one per task).
 BACKLOG_REPORT_SECONDS = 10
 BACKLOG_WORTH_REPORTING = 100
+# The IMAP IDLE loop runs where this child (the embedded scheduler, the poller) runs.
+MAIL_IDLE_BESIDE = "scheduler"
 
 
 @dataclass
@@ -66,6 +76,8 @@ class Supervisor:
                 child.command, env=env, start_new_session=True, preexec_fn=before_exec
             )
             out.print(f"Started the {child.name} (pid {child.process.pid}).")
+        # Threads only once every child is forked off.
+        idle = _start_mail_idle(self.children)
         on_started()
         died: Child | None = None
         next_report = time.monotonic() + BACKLOG_REPORT_SECONDS
@@ -81,6 +93,8 @@ class Supervisor:
             fail(f"the {died.name} stopped unexpectedly (exit status {code}); stopping the rest.")
         else:
             out.print("Stopping…")
+        if idle is not None:
+            idle.stop()
         self._stop_all()
         if died is not None:
             return EXIT_FAILED
@@ -122,6 +136,20 @@ class Supervisor:
         for child in self.children:
             if child.process is not None and child.process.poll() is None:
                 child.process.kill()
+
+
+def _start_mail_idle(children: list[Child]) -> IdleLoop | None:
+    """The IMAP IDLE loop in this process, where the scheduler polls; without it mail still
+    comes by the periodic poll."""
+    if not any(child.name == MAIL_IDLE_BESIDE for child in children):
+        return None
+    from patron.mail.idle import IdleLoop
+
+    try:
+        return IdleLoop().start()
+    except Exception as error:  # e.g. no thread to be had: polling alone is enough
+        fail(f"the IMAP IDLE loop did not start ({error}); mailboxes are polled every minute.")
+        return None
 
 
 def _exited(child: Child) -> bool:

@@ -1,14 +1,18 @@
 from django.contrib import admin
 
-from patron.core.models import EventDelivery, Notification, ScheduledJob
+from patron.core.models import EventDelivery, ScheduledJob
+from patron.core.receipts import Receipt
 
 
-@admin.register(EventDelivery)
-class EventDeliveryAdmin(admin.ModelAdmin):
+class ReceiptAdmin(admin.ModelAdmin[Receipt]):
+    """The outbox's receipts, whichever event model they belong to."""
+
     list_display = ("event", "consumer", "state", "attempts", "claimed_at", "done_at")
     list_filter = ("state", "consumer")
     readonly_fields = ("last_error",)
 
 
+admin.site.register(EventDelivery, ReceiptAdmin)
+
+
 admin.site.register(ScheduledJob)
-admin.site.register(Notification)

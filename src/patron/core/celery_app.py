@@ -37,7 +37,7 @@ RUN_TASK_NAME = "patron.run_task"
 QUEUE_MAX_PRIORITY = 10
 
 
-def broker_queue(task: Task) -> str:
+def broker_queue(task: Task[..., Any]) -> str:
     """The broker queue a django.tasks Task is sent to."""
     backend = task_backends[task.backend]
     if isinstance(backend, CeleryBackend):
@@ -47,7 +47,8 @@ def broker_queue(task: Task) -> str:
 
 def beat_schedule() -> dict[str, dict[str, Any]]:
     """Celery beat's schedule, from the one registry of periodic jobs."""
-    transport = Connection(settings.CELERY_BROKER_URL).transport_cls  # parses; does not connect
+    # parses; does not connect
+    transport = Connection(settings.CELERY_BROKER_URL).transport_cls  # type: ignore[no-untyped-call]
     return {
         job.name: {
             "task": RUN_TASK_NAME,
@@ -66,7 +67,7 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
 PER_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
 
 
-@after_setup_logger.connect
+@after_setup_logger.connect  # type: ignore[untyped-decorator]
 def _quiet_per_task_lines(**kwargs: Any) -> None:
     if settings.PATRON_LOG_LEVEL != "DEBUG":
         for name in PER_TASK_LOGGERS:
@@ -95,7 +96,7 @@ app.conf.update(
 )
 
 
-@app.task(name=RUN_TASK_NAME)
+@app.task(name=RUN_TASK_NAME)  # type: ignore[untyped-decorator]
 def run_task(module_path: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
     """Import the django.tasks Task at `module_path` and run it here, in the worker."""
     task = import_string(module_path)

@@ -74,12 +74,12 @@ class CeleryBackend(BaseTaskBackend):
         """Every broker queue a worker for this backend consumes."""
         return sorted(self.broker_queue(name) for name in self.queues)
 
-    def validate_task(self, task: Task) -> None:
+    def validate_task(self, task: Task[..., Any]) -> None:
         super().validate_task(task)
         if task.takes_context:
             raise InvalidTask("CeleryBackend does not pass a task context; drop takes_context.")
 
-    def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
+    def enqueue[**P, R](self, task: Task[P, R], args: Any, kwargs: Any) -> TaskResult[P, R]:
         from patron.core.celery_app import RUN_TASK_NAME, app
 
         self.validate_task(task)
@@ -98,7 +98,7 @@ class CeleryBackend(BaseTaskBackend):
                 ignore_result=not self.supports_get_result,
                 **options,
             )
-        result: TaskResult = TaskResult(
+        result: TaskResult[P, R] = TaskResult(
             task=task,
             id=sent.id,
             status=TaskResultStatus.READY,
@@ -115,7 +115,7 @@ class CeleryBackend(BaseTaskBackend):
         task_enqueued.send(type(self), task_result=result)
         return result
 
-    def get_result(self, result_id: str) -> TaskResult:
+    def get_result(self, result_id: str) -> TaskResult[..., Any]:
         if not self.supports_get_result:
             raise NotImplementedError("CeleryBackend reads results only when REDIS_URL is set.")
         from patron.core.celery_app import app
@@ -127,7 +127,7 @@ class CeleryBackend(BaseTaskBackend):
         module_path, args, kwargs = stored.args
         status = _STATUSES.get(stored.state, TaskResultStatus.READY)
         finished_at = stored.date_done if status in _FINISHED else None
-        result: TaskResult = TaskResult(
+        result: TaskResult[..., Any] = TaskResult(
             task=import_string(module_path),
             id=result_id,
             status=status,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
 
 
 class PatronError(Exception):
@@ -19,3 +23,15 @@ class InvalidInput(PatronError):
 
 class NotAllowed(PermissionDenied):
     """The user's role or team does not allow this; rendered as a 403 with the reason."""
+
+
+@contextmanager
+def unique_or(message: str) -> Iterator[None]:
+    """Run the block in its own transaction; a unique constraint it breaks becomes
+    InvalidInput(message). A service checks first and says the same thing: this catches the
+    write that raced it."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        raise InvalidInput(message) from None

@@ -1,5 +1,8 @@
-"""The event spine: record a TicketEvent with its delivery receipts, hand it to consumers after
-commit, and re-drive whatever a crashed worker left unfinished.
+"""The event spine: write an event (a TicketEvent, or a PeopleEvent about a contact or an
+organization) with its delivery receipts, hand it to consumers after commit, and re-drive
+whatever a crashed worker left unfinished. Each event model has its receipt table (an
+"outbox": `EventDelivery`, `PeopleEventDelivery`); the claim, delivery and re-drive below are one
+path over both.
 
 Delivery is at least once; the effect is exactly once, because each consumer's writes and its
 receipt's `done` commit together, and a receipt is claimed with a conditional UPDATE.
@@ -10,23 +13,24 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from itertools import groupby
-from typing import Literal
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F, Q
 
-from patron.core import wake
-from patron.core.models import DeliveryState, EventDelivery
-from patron.people.models import Contact
-from patron.tickets.models import AuthorKind, EventKind, Ticket, TicketEvent
+from patron.core import commit_batch, task_rows
+from patron.core.backoff import backoff
+from patron.core.receipts import DeliveryState
+
+if TYPE_CHECKING:
+    from patron.core.models import EventDelivery
+    from patron.people.models import PeopleEvent, PeopleEventDelivery
+    from patron.tickets.models import TicketEvent
 
 logger = logging.getLogger(__name__)
 
@@ -35,96 +39,74 @@ logger = logging.getLogger(__name__)
 REDRIVE_GRACE = timedelta(seconds=60)
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
+BACKOFF_FIRST = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=1)
 REDRIVE_BATCH = 500
 DELIVERY_BATCH = 500
 
+# Each event model's receipts ("outbox"), by the name a delivery task carries; the registry
+# (`patron.core.consumers.OUTBOXES`) pairs each name with its event and receipt models.
+TICKETS = "tickets"
+PEOPLE = "people"
+if TYPE_CHECKING:
+    type Delivery = EventDelivery | PeopleEventDelivery
+    type OutboxEvent = TicketEvent | PeopleEvent  # what a receipt delivers and consumers read
+
+
+def _receipts(outbox: str) -> Any:
+    from patron.core.consumers import OUTBOXES
+
+    return OUTBOXES[outbox][1]
+
+
+def _outboxes() -> dict[str, Any]:
+    from patron.core.consumers import OUTBOXES
+
+    return {name: receipts for name, (_, receipts) in OUTBOXES.items()}
+
+
+def _outbox_of(event: models.Model) -> str:
+    from patron.core.consumers import OUTBOXES
+
+    return next(name for name, (model, _) in OUTBOXES.items() if isinstance(event, model))
+
+
 # Set by `enqueue_held()`: record() writes receipts but enqueues no task for them.
 _enqueue_held: ContextVar[bool] = ContextVar("patron_enqueue_held", default=False)
-
-
-@dataclass(frozen=True)
-class SystemActor:
-    """An actor that is not a person: the system itself, a bot, or an automation rule, by name.
-
-    Events made by one go through `patron.tickets.services.record_system_event`.
-    """
-
-    kind: Literal["system", "bot", "rule"]
-    name: str
-    rule_id: int | None = None  # which rule, for `kind == "rule"`
-
-    @classmethod
-    def system(cls, name: str) -> SystemActor:
-        return cls("system", name)
-
-    @classmethod
-    def bot(cls, name: str) -> SystemActor:
-        return cls("bot", name)
-
-    @classmethod
-    def rule(cls, rule_id: int, name: str) -> SystemActor:
-        return cls("rule", name, rule_id)
-
-
-Actor = User | Contact | None  # a person, or None for the system when it needs no name
 
 
 class LeaseLost(Exception):
     """Another worker claimed this receipt after our lease ran out; our effect is rolled back."""
 
 
-def author_kind(actor: Actor | SystemActor, *, bot: bool = False) -> str:
-    """Who acted: a contact, an agent, a bot (acting as an agent user or alone), a rule, or the
-    system."""
-    if isinstance(actor, SystemActor):
-        return actor.kind
-    if isinstance(actor, Contact):
-        return AuthorKind.CONTACT
-    if bot:
-        return AuthorKind.BOT
-    return AuthorKind.AGENT if actor is not None else AuthorKind.SYSTEM
+def open_receipts(event: OutboxEvent) -> None:
+    """Write a pending receipt for each consumer of this new event's model and kind, in the
+    current transaction, and enqueue their deliveries after it commits (unless held).
 
-
-def record(
-    ticket: Ticket, kind: str, *, actor: Actor | SystemActor, at: datetime, **data: object
-) -> TicketEvent:
-    """Write one event and a receipt per interested consumer; enqueue them after commit.
-
-    Must be called inside the transaction that makes the change it describes.
-    """
+    `record()` calls it for a TicketEvent; saving a new PeopleEvent calls it for that. The
+    deliveries of every event of one transaction are enqueued together, after its commit, as
+    one batch of task rows (`core.commit_batch`)."""
     from patron.core.consumers import consumers_for
 
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("record() must run inside the transaction of the change it records")
-    if kind not in EventKind.values:
-        raise ValueError(f"{kind!r} is not an EventKind; add it there before recording it")
-    event = TicketEvent.objects.create(
-        ticket=ticket,
-        kind=kind,
-        at=at,
-        data=data,
-        actor_kind=author_kind(actor),
-        actor_name=actor.name[:120] if isinstance(actor, SystemActor) else "",
-        actor_agent=actor if isinstance(actor, User) else None,
-        actor_contact=actor if isinstance(actor, Contact) else None,
+    outbox = _outbox_of(event)
+    names = consumers_for(event.kind, model=type(event), event=event)
+    if not names:
+        return
+    # The receipt model of the event's model (mypy cannot pair the two unions, hence Any).
+    receipts = _receipts(outbox)
+    written = receipts.objects.bulk_create(
+        receipts(event=event, consumer=name, due_at=event.at + REDRIVE_GRACE) for name in names
     )
-    receipts = EventDelivery.objects.bulk_create(
-        EventDelivery(event=event, consumer=name, due_at=at + REDRIVE_GRACE)
-        for name in consumers_for(kind)
-    )
-    if receipts:
-        ids = [r.pk for r in receipts if r.pk is not None]
-        if len(ids) != len(receipts):  # backends that do not return ids from bulk_create
-            ids = list(EventDelivery.objects.filter(event=event).values_list("pk", flat=True))
-        if not _enqueue_held.get():
-            transaction.on_commit(partial(_enqueue_deliveries, ids), robust=True)
-    wake.announce()
-    return event
+    ids = [r.pk for r in written if r.pk is not None]
+    if len(ids) != len(written):  # backends that do not return ids from bulk_create
+        ids = list(receipts.objects.filter(event=event).values_list("pk", flat=True))
+    if not _enqueue_held.get():
+        commit_batch.collect("deliveries", (outbox, ids), _enqueue_batch)
 
 
 @contextmanager
 def enqueue_held() -> Iterator[None]:
-    """Inside the block, record() writes receipts without enqueuing a task per receipt: the
+    """Inside the block, new events get receipts without enqueuing a task per receipt: the
     caller delivers them itself in batches (`deliver_pending`), as the demo loader does for its
     months of history. Whatever it leaves undelivered, the re-drive finds."""
     token = _enqueue_held.set(True)
@@ -134,14 +116,23 @@ def enqueue_held() -> Iterator[None]:
         _enqueue_held.reset(token)
 
 
-def _enqueue_deliveries(delivery_ids: list[int]) -> None:
+def _enqueue_batch(batch: list[tuple[str, list[int]]]) -> None:
+    """After a commit: one delivery task per receipt its events opened, in one transaction (on
+    the database queue, one INSERT of task rows per outbox). A receipt of a savepoint that
+    rolled back may be among them: its task finds nothing to claim. A failure here loses
+    nothing: the re-drive finds pending receipts."""
+    by_outbox: dict[str, dict[int, None]] = {}
+    for outbox, ids in batch:
+        by_outbox.setdefault(outbox, {}).update(dict.fromkeys(ids))
+    with transaction.atomic():
+        for outbox, unique in by_outbox.items():
+            _enqueue_deliveries(outbox, list(unique))
+
+
+def _enqueue_deliveries(outbox: str, delivery_ids: list[int]) -> None:
     from patron.core.tasks import run_delivery
 
-    # One transaction for the event's receipts: on the database queue that is one commit, not one
-    # per consumer. A failure here loses nothing: the re-drive finds pending receipts.
-    with transaction.atomic():
-        for delivery_id in delivery_ids:
-            run_delivery.enqueue(delivery_id)
+    task_rows.enqueue_many(run_delivery, [(delivery_id, outbox) for delivery_id in delivery_ids])
 
 
 def _claimable(now: datetime) -> Q:
@@ -150,29 +141,39 @@ def _claimable(now: datetime) -> Q:
     )
 
 
-def claim(delivery_id: int, *, worker: str, now: datetime) -> bool:
+def claim(delivery_id: int, *, worker: str, now: datetime, outbox: str = TICKETS) -> bool:
     """Take a receipt for this worker, unless it is done or another live worker holds it."""
-    updated = EventDelivery.objects.filter(_claimable(now), pk=delivery_id).update(
-        state=DeliveryState.RUNNING, claimed_at=now, claimed_by=worker, attempts=F("attempts") + 1
+    updated: int = (
+        _receipts(outbox)
+        .objects.filter(_claimable(now), pk=delivery_id)
+        .update(
+            state=DeliveryState.RUNNING,
+            claimed_at=now,
+            claimed_by=worker,
+            attempts=F("attempts") + 1,
+        )
     )
     return updated == 1
 
 
-def deliver(delivery_id: int, *, now: datetime, worker: str | None = None) -> str:
-    """Claim a receipt and run its consumer; return the receipt's state afterwards."""
+def deliver(
+    delivery_id: int, *, now: datetime, worker: str | None = None, outbox: str = TICKETS
+) -> str:
+    """Claim a receipt of this outbox and run its consumer; return the receipt's state after."""
     from patron.core.consumers import consumer_named
 
+    receipts = _receipts(outbox)
     worker = worker or uuid.uuid4().hex
-    if not claim(delivery_id, worker=worker, now=now):
+    if not claim(delivery_id, worker=worker, now=now, outbox=outbox):
         return "skipped"
-    delivery = EventDelivery.objects.select_related("event").get(pk=delivery_id)
+    delivery: Delivery = receipts.objects.select_related("event").get(pk=delivery_id)
     try:
         # Inside the try: a receipt for a consumer since removed fails and backs off like any
         # other, instead of staying claimed and being re-driven every LEASE for ever.
         consumer = consumer_named(delivery.consumer)
         with transaction.atomic():
             consumer(delivery.event)
-            finished = EventDelivery.objects.filter(
+            finished = receipts.objects.filter(
                 pk=delivery_id, state=DeliveryState.RUNNING, claimed_by=worker
             ).update(state=DeliveryState.DONE, done_at=now, last_error="")
             if finished != 1:
@@ -181,12 +182,18 @@ def deliver(delivery_id: int, *, now: datetime, worker: str | None = None) -> st
         logger.warning("Delivery %s was taken over by another worker; rolled back", delivery_id)
         return "skipped"
     except Exception as error:
-        logger.exception("Consumer %s failed on event %s", delivery.consumer, delivery.event_id)
+        logger.exception("Consumer %s failed on %s", delivery.consumer, delivery.event)
         return _record_failure(delivery, worker=worker, now=now, error=error)
     return DeliveryState.DONE
 
 
-def deliver_batch(delivery_ids: Sequence[int], *, now: datetime, worker: str | None = None) -> int:
+def deliver_batch(
+    delivery_ids: Sequence[int],
+    *,
+    now: datetime,
+    worker: str | None = None,
+    outbox: str = TICKETS,
+) -> int:
     """Claim many receipts and run their consumers in one transaction; return how many are done.
 
     The claim, every effect and every `done` commit together, so a crash leaves all of them
@@ -195,32 +202,31 @@ def deliver_batch(delivery_ids: Sequence[int], *, now: datetime, worker: str | N
     retried event by event in savepoints, and only the events that fail back off, as in
     `deliver`.
     """
+    receipts = _receipts(outbox)
     worker = worker or uuid.uuid4().hex
     done: list[int] = []
     with transaction.atomic():
-        EventDelivery.objects.filter(_claimable(now), pk__in=list(delivery_ids)).update(
+        receipts.objects.filter(_claimable(now), pk__in=list(delivery_ids)).update(
             state=DeliveryState.RUNNING,
             claimed_at=now,
             claimed_by=worker,
             attempts=F("attempts") + 1,
         )
-        claimed = (
-            EventDelivery.objects.select_related("event")
+        claimed: Iterable[Delivery] = (
+            receipts.objects.select_related("event")
             .filter(pk__in=list(delivery_ids), state=DeliveryState.RUNNING, claimed_by=worker)
             .order_by("consumer", "id")
         )
         for name, group in groupby(claimed, key=lambda delivery: delivery.consumer):
             deliveries = list(group)
             done += _run_group(name, deliveries, worker=worker, now=now)
-        EventDelivery.objects.filter(pk__in=done, claimed_by=worker).update(
+        receipts.objects.filter(pk__in=done, claimed_by=worker).update(
             state=DeliveryState.DONE, done_at=now, last_error=""
         )
     return len(done)
 
 
-def _run_group(
-    name: str, deliveries: list[EventDelivery], *, worker: str, now: datetime
-) -> list[int]:
+def _run_group(name: str, deliveries: list[Delivery], *, worker: str, now: datetime) -> list[int]:
     """Run one consumer over its claimed receipts; return the ids that succeeded."""
     from patron.core.consumers import consumer_for, consumer_named
 
@@ -239,7 +245,7 @@ def _run_group(
             with transaction.atomic():
                 consumer_named(name)(delivery.event)
         except Exception as error:
-            logger.exception("Consumer %s failed on event %s", delivery.consumer, delivery.event_id)
+            logger.exception("Consumer %s failed on %s", delivery.consumer, delivery.event)
             _record_failure(delivery, worker=worker, now=now, error=error)
         else:
             succeeded.append(delivery.pk)
@@ -252,49 +258,55 @@ def deliver_pending(
     batch: int = DELIVERY_BATCH,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Deliver every pending receipt now, in batches, oldest first; return how many are done.
+    """Deliver every pending receipt now, in batches, oldest first (one outbox, then the
+    other); return how many are done.
 
     For a caller that held the enqueueing (`enqueue_held`); `progress(done, total)` after each
     batch. Receipts that fail stay pending with their backoff, for the re-drive."""
-    pending = EventDelivery.objects.filter(state=DeliveryState.PENDING).order_by("id")
-    total = pending.count()
+    pending = {
+        outbox: receipts.objects.filter(state=DeliveryState.PENDING).order_by("id")
+        for outbox, receipts in _outboxes().items()
+    }
+    total = sum(queryset.count() for queryset in pending.values())
     handled = finished = 0
-    after = 0
-    while True:
-        ids = list(pending.filter(pk__gt=after).values_list("pk", flat=True)[:batch])
-        if not ids:
-            return finished
-        finished += deliver_batch(ids, now=now())
-        handled += len(ids)
-        after = ids[-1]
-        if progress is not None:
-            progress(min(handled, total), total)
+    for outbox, queryset in pending.items():
+        after = 0
+        while ids := list(queryset.filter(pk__gt=after).values_list("pk", flat=True)[:batch]):
+            finished += deliver_batch(ids, now=now(), outbox=outbox)
+            handled += len(ids)
+            after = ids[-1]
+            # A consumer may record events of its own (the SLA clocks do): theirs count too.
+            total = max(total, handled)
+            if progress is not None:
+                progress(min(handled, total), total)
+    return finished
 
 
-def _record_failure(
-    delivery: EventDelivery, *, worker: str, now: datetime, error: Exception
-) -> str:
+def _record_failure(delivery: Delivery, *, worker: str, now: datetime, error: Exception) -> str:
     attempts = delivery.attempts
     give_up = attempts >= MAX_ATTEMPTS
     state = DeliveryState.FAILED if give_up else DeliveryState.PENDING
-    backoff = timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
-    EventDelivery.objects.filter(pk=delivery.pk, claimed_by=worker).update(
+    wait = backoff(attempts, first=BACKOFF_FIRST, maximum=BACKOFF_MAX)
+    type(delivery).objects.filter(pk=delivery.pk, claimed_by=worker).update(
         state=state,
-        due_at=now + backoff,
+        due_at=now + wait,
         last_error="".join(traceback.format_exception(error))[-4000:],
     )
     return state
 
 
 def redrive(*, now: datetime, limit: int = REDRIVE_BATCH) -> int:
-    """Run receipts whose delivery was lost or whose worker died; return how many finished."""
-    stale = EventDelivery.objects.filter(
-        Q(state=DeliveryState.PENDING, due_at__lte=now)
-        | Q(state=DeliveryState.RUNNING, claimed_at__lt=now - LEASE)
-    ).order_by("id")
+    """Run receipts whose delivery was lost or whose worker died, for events of either model;
+    return how many finished. At most `limit` receipts in all, oldest first in each outbox."""
+    due = Q(state=DeliveryState.PENDING, due_at__lte=now) | Q(
+        state=DeliveryState.RUNNING, claimed_at__lt=now - LEASE
+    )
     worker = f"redrive-{uuid.uuid4().hex[:12]}"
-    finished = 0
-    for delivery_id in stale.values_list("pk", flat=True)[:limit]:
-        if deliver(delivery_id, now=now, worker=worker) == DeliveryState.DONE:
-            finished += 1
+    finished = taken = 0
+    for outbox, receipts in _outboxes().items():
+        stale = receipts.objects.filter(due).order_by("id").values_list("pk", flat=True)
+        for delivery_id in stale[: limit - taken]:
+            taken += 1
+            if deliver(delivery_id, now=now, worker=worker, outbox=outbox) == DeliveryState.DONE:
+                finished += 1
     return finished

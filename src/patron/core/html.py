@@ -1,8 +1,8 @@
 """Sanitize HTML from mail, chat and forms on the way in (DESIGN invariant 3), and point inline
 images (`cid:`) at their stored attachments.
 
-`patron.mail.parsing.html` widens this policy for mail (data: images, remote-image blocking); the
-tags and attributes allowed are defined here once.
+One policy, defined here once; `patron.mail.parsing.html` adds only the blocking of remote images
+(a pass over this policy's output), not tags or attributes of its own.
 """
 
 from __future__ import annotations
@@ -14,10 +14,13 @@ from urllib.parse import unquote
 
 import nh3
 
+# One policy for every way HTML comes in (mail, the web form, chat, an agent's composer): what
+# readable mail needs, nothing that runs, loads from elsewhere or restyles the page.
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "div", "em", "h1", "h2", "h3", "h4", "h5",
-    "h6", "hr", "i", "img", "li", "ol", "p", "pre", "s", "span", "strong", "sub", "sup",
-    "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "col", "colgroup", "dd",
+    "del", "div", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins",
+    "li", "mark", "ol", "p", "pre", "q", "s", "small", "span", "strong", "sub", "sup", "table",
+    "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul", "wbr",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -26,19 +29,39 @@ ALLOWED_ATTRIBUTES = {
     "th": {"colspan", "rowspan"},
     "*": {"dir", "lang"},
 }
-URL_SCHEMES = {"http", "https", "mailto", "cid"}
+# Dropped with everything inside them, not merely unwrapped.
+CLEAN_CONTENT_TAGS = {"script", "style", "title", "noscript", "template", "xml", "head"}
+URL_SCHEMES = {"http", "https", "mailto", "cid", "data"}
+_DATA_IMAGE = re.compile(r"^\s*data:image/(?:png|gif|jpeg|jpg|webp|bmp);base64,", re.IGNORECASE)
+_SAFE_HREF = re.compile(r"^\s*(?:https?:|mailto:|#)", re.IGNORECASE)
 _IMG_TAG = re.compile(r"<img\b([^>]*)>")
 _ATTR = re.compile(r'\s([^\s=/>]+)(?:="([^"]*)")?')
 
 
-def sanitize_html(html: str) -> str:
-    """Keep formatting, drop scripts, styles, event handlers and javascript: links."""
+def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+    # data: only as an image of a raster type; links only to the outside world or mail.
+    if value.lstrip().lower().startswith("data:"):
+        return value if tag == "img" and attribute == "src" and _DATA_IMAGE.match(value) else None
+    if tag == "a" and attribute == "href" and not _SAFE_HREF.match(value):
+        return None
+    return value
+
+
+def sanitize_html(html: str, *, extra_img_attributes: frozenset[str] = frozenset()) -> str:
+    """Keep formatting, drop scripts, styles, event handlers and javascript: links.
+
+    `extra_img_attributes` lets a caller keep a marker of its own on images (mail keeps a
+    blocked remote image's address in `data-remote-src`)."""
     if not html:
         return ""
+    attributes = dict(ALLOWED_ATTRIBUTES)
+    attributes["img"] = ALLOWED_ATTRIBUTES["img"] | set(extra_img_attributes)
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
+        clean_content_tags=CLEAN_CONTENT_TAGS,
+        attributes=attributes,
+        attribute_filter=_attribute_filter,
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.tasks import Task
 
@@ -16,12 +17,14 @@ from patron.mail import inbound as mail_inbound
 from patron.mail import outbound_tasks as mail_outbound_tasks
 from patron.mail import tasks as mail_tasks
 from patron.notifications import tasks as notification_tasks
+from patron.sla import tasks as sla_tasks
+from patron.webhooks import tasks as webhook_tasks
 
 
 @dataclass(frozen=True)
 class PeriodicJob:
     name: str
-    task: Task
+    task: Task[..., Any]
     every: timedelta
 
 
@@ -30,6 +33,13 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
         name="redrive_events",
         task=core_tasks.redrive_events,
         every=timedelta(seconds=30),
+    ),
+    # Task rows a killed worker left RUNNING are marked failed after their lease; the work they
+    # held is re-driven by the jobs that own it (redrive_events, process_pending_mail, …).
+    PeriodicJob(
+        name="expire_task_rows",
+        task=core_tasks.expire_task_rows,
+        every=timedelta(minutes=5),
     ),
     PeriodicJob(
         name="prune_task_results",
@@ -58,6 +68,18 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         name="send_due_mail",
         task=mail_outbound_tasks.send_due_mail,
+        every=timedelta(seconds=30),
+    ),
+    # Webhook deliveries that are due: retries after a receiver's outage, and lost sends.
+    PeriodicJob(
+        name="send_due_webhooks",
+        task=webhook_tasks.send_due_webhooks,
+        every=timedelta(seconds=30),
+    ),
+    # Warnings and breaches within a minute of their instant: a 30 s tick, no cap per run.
+    PeriodicJob(
+        name="sla_tick",
+        task=sla_tasks.tick,
         every=timedelta(seconds=30),
     ),
 )

@@ -1,7 +1,8 @@
 """Wake the live streams after a commit: a Redis pub/sub message every web process listens for.
 
 Without REDIS_URL (the embedded mode) the streams poll the database and this does nothing.
-Imports nothing of Patron's, so services, consumers and presence can all call it.
+Imports nothing of Patron's but `core.commit_batch`, so services, consumers and presence can all
+call it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import threading
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+
+from patron.core import commit_batch
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +43,12 @@ def publish() -> None:
 
 
 def announce() -> None:
-    """After the current transaction commits, wake the live streams (Redis pub/sub). Without
-    REDIS_URL, streams find changes by polling and this does nothing."""
+    """After the current transaction commits, wake the live streams (Redis pub/sub): once per
+    transaction, however many changes in it announce. Without REDIS_URL, streams find changes
+    by polling and this does nothing."""
     if settings.REDIS_URL:
-        transaction.on_commit(publish, robust=True)
+        commit_batch.collect("wake", None, _publish_once)
+
+
+def _publish_once(_: list[None]) -> None:
+    publish()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -33,8 +34,10 @@ from patron.demo.plan import (
     TicketSpec,
     plan_demo,
 )
+from patron.people import agents
 from patron.people import services as people
 from patron.people.models import AgentProfile, Contact, Organization, Team
+from patron.sla import services as sla
 from patron.tickets import services as tickets
 from patron.tickets.models import Ticket
 
@@ -84,6 +87,7 @@ def load_demo(
     with events.enqueue_held():
         with transaction.atomic():
             cast = _load_people(plan)
+            _load_service_levels(plan.now)
         for first in range(0, len(plan.tickets), TICKETS_PER_TRANSACTION):
             batch = plan.tickets[first : first + TICKETS_PER_TRANSACTION]
             with transaction.atomic():
@@ -99,6 +103,59 @@ def load_demo(
         contacts=len(plan.contacts),
         organizations=len(CLIENT_ORGANIZATIONS) + len(CUSTOMER_ORGANIZATIONS),
         seconds=time.perf_counter() - started,
+    )
+
+
+def _load_service_levels(now: datetime) -> None:
+    """Two policies, the desk's two kinds of people: clients promised replies in business
+    hours, customers in calendar time (docs/sla.md)."""
+    office = sla.save_calendar(
+        None,
+        {
+            "name": "Office hours",
+            "timezone": settings.TIME_ZONE,
+            "hours": {
+                day: [["09:00", "17:00"]]
+                for day in ("monday", "tuesday", "wednesday", "thursday", "friday")
+            },
+        },
+    )
+    paused = {"resolution": ["pending", "on_hold"]}
+    sla.save_policy(
+        None,
+        {
+            "name": "Gold clients",
+            "description": "What the client agreements promise.",
+            "rule": {"all": [{"field": "relationship", "op": "eq", "value": "client"}]},
+            "calendar": office,
+            "metrics": {
+                "first_reply": {
+                    "measure": "business",
+                    "targets": {"urgent": 15, "high": 30, "normal": 60, "low": 120},
+                    "warning_minutes": [30, 10],
+                },
+                "next_reply": {"measure": "business", "targets": {"urgent": 60, "normal": 120}},
+                "resolution": {"measure": "business", "targets": {"urgent": 240, "normal": 960}},
+            },
+            "pause_rules": paused,
+        },
+        now=now,
+    )
+    sla.save_policy(
+        None,
+        {
+            "name": "Customers",
+            "metrics": {
+                "first_reply": {
+                    "measure": "calendar",
+                    "targets": {"urgent": 120, "high": 240, "normal": 480, "low": 960},
+                    "warning_minutes": [60],
+                },
+                "resolution": {"measure": "calendar", "targets": {"normal": 4320}},
+            },
+            "pause_rules": paused,
+        },
+        now=now,
     )
 
 
@@ -149,7 +206,7 @@ def _agent(username: str, teams: dict[str, Team]) -> User:
     spec = next(a for a in AGENTS if a.username == username)
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
-        return people.create_agent(
+        return agents.create_agent(
             username=username,
             email=f"{username}@{AGENT_EMAIL_DOMAIN}",
             password=None,

@@ -5,46 +5,31 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from patron.core import clock, permissions
-from patron.mail import imap, inbound, services
+from patron.core import clock
+from patron.core.errors import InvalidInput
+from patron.mail import imap, inbound, mailboxes, services
 from patron.mail.forms import SECTIONS, STATE_FILTERS, MailboxForm, MailFilterForm
 from patron.mail.models import InboundMail, Mailbox
+from patron.people import permissions
 
 INVALID_FORM = 400
 PAGE_SIZE = 50
 TAB = "mail"
 
 
-def _admin(request: HttpRequest) -> None:
-    """Anyone but an admin gets the 403 page with the reason."""
+def _admin(request: HttpRequest) -> User:
+    """The admin making the request; anyone else gets the 403 page with the reason."""
     permissions.check_administer(request.user)
-
-
-def save_mailbox(form: MailboxForm) -> Mailbox:
-    """Save the form; one default mailbox at most; new IMAP settings start from UID 0; the last
-    IMAP error (a note about oversize mail left on the server, say) is acknowledged."""
-    with transaction.atomic():
-        mailbox: Mailbox = form.save(commit=False)
-        moved = mailbox.pk is None or any(
-            name in form.changed_data for name in inbound.IMAP_FOLDER_FIELDS
-        )
-        if moved:  # UIDs of another server or folder mean nothing here
-            mailbox.imap_uidvalidity = None
-            mailbox.imap_last_uid = 0
-        # Saving acknowledges the status shown; the next poll reports anything still wrong.
-        mailbox.imap_error = ""
-        mailbox.save()
-        if mailbox.is_default:
-            Mailbox.objects.exclude(pk=mailbox.pk).filter(is_default=True).update(is_default=False)
-    return mailbox
+    assert isinstance(request.user, User)
+    return request.user
 
 
 def _sections(form: MailboxForm) -> list[tuple[str, str, list[object]]]:
@@ -72,13 +57,19 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def mailbox_edit(request: HttpRequest, mailbox_id: int | None = None) -> HttpResponse:
-    _admin(request)
+    admin = _admin(request)
     mailbox = get_object_or_404(Mailbox, pk=mailbox_id) if mailbox_id is not None else None
     form = MailboxForm(request.POST or None, instance=mailbox)
     if request.method == "POST" and form.is_valid():
-        saved = save_mailbox(form)
-        messages.success(request, f"Saved the mailbox {saved.address}.")
-        return redirect("settings_mailbox_edit", mailbox_id=saved.pk)
+        try:
+            saved = mailboxes.save_mailbox(mailbox, form.cleaned_data, actor=admin)
+        except InvalidInput as refused:
+            form.add_error(None, str(refused))
+            if mailbox is not None:
+                mailbox.refresh_from_db()
+        else:
+            messages.success(request, f"Saved the mailbox {saved.address}.")
+            return redirect("settings_mailbox_edit", mailbox_id=saved.pk)
     status = INVALID_FORM if form.is_bound else 200
     return render(
         request,

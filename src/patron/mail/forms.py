@@ -59,7 +59,7 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 PASSWORD_FIELDS = ("imap_password", "smtp_password")
 
 
-class MailboxForm(forms.ModelForm):
+class MailboxForm(forms.ModelForm[Mailbox]):
     imap_password = forms.CharField(
         label="IMAP password",
         required=False,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import imaplib
 import logging
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -157,9 +158,10 @@ def _close(client: IMAPClient) -> None:
 def _utc(value: Any) -> datetime | None:
     if not isinstance(value, datetime):
         return None
-    if value.tzinfo is None:  # imapclient gives local naive time when normalise_times is on
-        value = value.astimezone()
-    return value.astimezone(UTC)
+    moment: datetime = value
+    if moment.tzinfo is None:  # imapclient gives local naive time when normalise_times is on
+        moment = moment.astimezone()
+    return moment.astimezone(UTC)
 
 
 def poll(
@@ -304,14 +306,17 @@ def idle_once(
     timeout: float = 30,
     interval: float = 5,
     ssl_context: ssl.SSLContext | None = None,
+    stop: threading.Event | None = None,
 ) -> bool:
     """Wait up to `seconds` for new mail in the folder; True as soon as something arrived.
 
     Uses IDLE when the server offers it, else NOOP every `interval` seconds. Mail that arrived
     between the last poll and this call is caught too when `last_uid` is given (the folder is
-    searched for UIDs above it first). False means "nothing yet": poll again anyway later.
+    searched for UIDs above it first). False means "nothing yet": poll again anyway later. A
+    set `stop` ends the wait within a second (False, and the IDLE is ended with DONE).
     """
     deadline = time.monotonic() + seconds
+    stopping = stop if stop is not None else threading.Event()
     client = connect(account, timeout=timeout, ssl_context=ssl_context)
     try:
         with _translate(account, f"open folder {account.folder!r} of"):
@@ -322,9 +327,18 @@ def idle_once(
                     return True
         with _translate(account, "wait for mail in the mailbox of"):
             if client.has_capability("IDLE"):
-                return _idle(client, deadline)
+                log.debug("waiting for mail in %s/%s with IDLE", account.username, account.folder)
+                return _idle(client, deadline, stopping)
+            log.debug(
+                "%s offers no IDLE: checking %s/%s with NOOP every %s s",
+                account.host,
+                account.username,
+                account.folder,
+                interval,
+            )
             while (left := deadline - time.monotonic()) > 0:
-                time.sleep(min(interval, left))
+                if stopping.wait(min(interval, left)):
+                    return False
                 _, responses = client.noop()
                 if _arrived(responses):
                     return True
@@ -333,13 +347,14 @@ def idle_once(
         _close(client)
 
 
-def _idle(client: IMAPClient, deadline: float) -> bool:
+def _idle(client: IMAPClient, deadline: float, stop: threading.Event) -> bool:
     # RFC 2177: re-issue IDLE at least every 29 minutes; we never wait that long in one call.
     client.idle()
     arrived = False
     try:
-        while not arrived and (left := deadline - time.monotonic()) > 0:
-            arrived = _arrived(client.idle_check(timeout=min(left, 60)))
+        # The server's answers wake us at once; `stop` is looked at every second.
+        while not arrived and not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            arrived = _arrived(client.idle_check(timeout=min(left, 1)))
     finally:
         client.idle_done()
     return arrived

@@ -3,7 +3,9 @@ parses them), every outbound message's delivery state, and each ticket's mail th
 
 from __future__ import annotations
 
-from django.db import models
+import hashlib
+
+from django.db import IntegrityError, models, transaction
 
 from patron.people.models import Contact, Team
 from patron.tickets.models import Message, Ticket
@@ -141,8 +143,48 @@ class InboundMail(models.Model):
         return f"{self.get_source_display()} mail {self.pk} ({self.state})"
 
 
+class ClaimedMessageId(models.Model):
+    """A Message-ID that one mail of a mailbox was turned into a message with, under a unique
+    key: two workers processing two different copies of a mail (other bytes, same Message-ID) at
+    the same moment cannot both claim it, on SQLite or PostgreSQL; the second is a duplicate."""
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64, help_text="SHA-256 of the Message-ID (without <>).")
+    mail = models.OneToOneField(InboundMail, on_delete=models.CASCADE, related_name="claimed_id")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mailbox", "key"], name="claimed_message_id_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"Message-ID of mail {self.mail_id}"
+
+    @classmethod
+    def claim(cls, mail: InboundMail) -> tuple[int, int | None] | None:
+        """Claim `mail`'s Message-ID in its mailbox (a unique row, in a savepoint); if another
+        mail holds it, that mail's id and ticket. A check by query sees only what is committed;
+        this does not: on PostgreSQL a second worker's claim waits for the first's transaction
+        and fails once that commits (on SQLite, writers take turns). `services.process` drops
+        the claim of a mail that did not become a message."""
+        key = hashlib.sha256(mail.message_id_header.encode()).hexdigest()
+        try:
+            with transaction.atomic():
+                cls.objects.create(mailbox=mail.mailbox, key=key, mail=mail)
+        except IntegrityError:
+            return (
+                cls.objects.filter(mailbox=mail.mailbox, key=key)
+                .exclude(mail=mail)
+                .values_list("mail_id", "mail__ticket_id")
+                .first()
+            )
+        return None
+
+
 class OutboundMail(models.Model):
-    """A public reply (or an acknowledgement) on its way: queued until the SMTP server took it."""
+    """A mail on its way, queued until the SMTP server took it: a public reply or an
+    acknowledgement on a ticket, or a mail about no one ticket (an agent's notification digest)
+    that carries its own body."""
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -150,21 +192,44 @@ class OutboundMail(models.Model):
         FAILED = "failed", "Failed"
         BOUNCED = "bounced", "Bounced"
 
+    class Kind(models.TextChoices):
+        REPLY = "reply", "Reply"
+        ACKNOWLEDGEMENT = "acknowledgement", "Acknowledgement"
+        DIGEST = "digest", "Notification digest"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.REPLY)
     message = models.OneToOneField(
         Message,
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="outbound_mail",
-        help_text="Empty for an automatic acknowledgement.",
+        help_text="The reply's message; empty for an acknowledgement or a digest.",
     )
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="outbound_mails")
-    mailbox = models.ForeignKey(Mailbox, on_delete=models.PROTECT, related_name="outbound_mails")
+    ticket = models.ForeignKey(
+        Ticket,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="outbound_mails",
+        help_text="Empty for a mail about no one ticket (a digest).",
+    )
+    mailbox = models.ForeignKey(
+        Mailbox,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="outbound_mails",
+        help_text="Empty for a digest on a desk without mailboxes: the site's mailer sends it.",
+    )
     message_id_header = models.CharField(max_length=998, unique=True, help_text="Ours, without <>.")
     to = models.JSONField(default=list)
     cc = models.JSONField(default=list, blank=True)
     subject = models.CharField(max_length=998)
-    automatic = models.BooleanField(default=False, help_text="An acknowledgement, not a person.")
+    body = models.TextField(blank=True, help_text="The text of a mail about no one ticket.")
+    automatic = models.BooleanField(
+        default=False, help_text="Written by Patron (an acknowledgement, a digest), not a person."
+    )
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
@@ -175,9 +240,17 @@ class OutboundMail(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["state", "next_attempt_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(kind__in=["reply", "acknowledgement"])
+                | models.Q(ticket__isnull=False, mailbox__isnull=False),
+                name="outbound_ticket_mail_has_ticket_and_mailbox",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"mail for message {self.message_id} ({self.state})"
+        about = f"ticket {self.ticket_id}" if self.ticket_id else ", ".join(self.to)
+        return f"{self.get_kind_display()} mail {self.pk} for {about} ({self.state})"
 
 
 class MailThread(models.Model):

@@ -1,5 +1,6 @@
-"""Outbound mail: an agent's public reply (or an automatic acknowledgement) becomes an
-`OutboundMail` row first, committed, and is sent by a task afterwards.
+"""Outbound mail: an agent's public reply (or an automatic acknowledgement, or an agent's
+notification digest, `queue_mail`) becomes an `OutboundMail` row first, committed, and is sent
+by a task afterwards.
 
 The row is the durable part: an SMTP server that is down, slow or answering 4xx only delays the
 mail (it stays queued, retried with a backoff); a 5xx refusal marks it failed with the server's
@@ -8,8 +9,10 @@ answer, and an agent can send it again. Sending is claimed with a conditional UP
 that dies mid-send leaves the mail due again once the lease runs out (at least once; the
 Message-ID stays the same, so a rare double is threaded as one by the receiver).
 
-A desk without any active mailbox sends no mail: replies are kept on the ticket only, and the
-consumer logs a warning for each.
+A desk without any active mailbox sends no mail to customers: replies are kept on the ticket
+only. Mail about no one ticket (a digest) goes out from the default mailbox; with no active
+mailbox at all, through the site's mailer from `DEFAULT_FROM_EMAIL` (`PATRON_EMAIL_FROM`), as
+Patron's own mail always did. The email itself is built from the row in `outbound_email`.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from __future__ import annotations
 import logging
 import smtplib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from email import policy as email_policy
-from email.headerregistry import Address
+from email.utils import parseaddr
 from functools import partial
 
 from django.conf import settings
@@ -30,14 +33,15 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.smtp import EmailBackend
 from django.db import transaction
 from django.db.models import F
-from django.utils.html import escape, linebreaks
 
-from patron.core import permissions
+from patron.core import backoff as core_backoff
 from patron.core.errors import IllegalTransition
-from patron.core.events import SystemActor
-from patron.mail import parsing, threads
-from patron.mail.models import InboundMail, Mailbox, MailThread, OutboundMail, Security
+from patron.mail import parsing
+from patron.mail.models import Mailbox, MailThread, OutboundMail, Security
+from patron.mail.outbound_email import build_email
+from patron.people import permissions
 from patron.people.models import Contact
+from patron.tickets.events import SystemActor
 from patron.tickets.models import AuthorKind, EventKind, Message, Ticket, TicketEvent
 from patron.tickets.services import record_system_event
 
@@ -52,7 +56,6 @@ BACKOFF_MAX = timedelta(hours=1)
 MAX_RETRY_SPAN = timedelta(days=3)
 # A claimed mail is someone's for this long; far above the SMTP timeouts of one send.
 LEASE = timedelta(minutes=15)
-MAX_REFERENCES = 20
 SEND_BATCH = 200
 # SMTP answers that mean "fix the configuration", not "this mail can never go": retried.
 _CONFIGURATION_CODES = {530, 534, 535, 538}
@@ -71,19 +74,32 @@ def reply_subject(subject: str, number: int) -> str:
     return subject
 
 
-def new_message_id(mailbox: Mailbox) -> str:
+def _sender_address(mailbox: Mailbox | None) -> str:
+    """The mailbox's address, or (no mailbox) the address in `DEFAULT_FROM_EMAIL`."""
+    if mailbox is not None:
+        return mailbox.address
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+
+
+def new_message_id(mailbox: Mailbox | None) -> str:
     """Our Message-ID for one outbound mail, without <>."""
-    domain = mailbox.address.rpartition("@")[2] or "localhost"
+    domain = _sender_address(mailbox).rpartition("@")[2] or "localhost"
     return f"patron.{uuid.uuid4().hex}@{domain}"
 
 
+def default_mailbox() -> Mailbox | None:
+    """The desk's default outgoing mailbox: the active one marked default, else the first
+    active one; None on a desk without an active mailbox."""
+    active = Mailbox.objects.filter(active=True)
+    return active.filter(is_default=True).order_by("pk").first() or active.order_by("pk").first()
+
+
 def mailbox_for_ticket(ticket: Ticket) -> Mailbox | None:
-    """The ticket's mail thread's mailbox, else the default mailbox, else the first active one."""
+    """The ticket's mail thread's mailbox, else the desk's default mailbox."""
     thread = MailThread.objects.filter(ticket=ticket).select_related("mailbox").first()
     if thread is not None and thread.mailbox.active:
         return thread.mailbox
-    active = Mailbox.objects.filter(active=True)
-    return active.filter(is_default=True).order_by("pk").first() or active.order_by("pk").first()
+    return default_mailbox()
 
 
 def _cc_addresses(ticket: Ticket, exclude: Iterable[str]) -> list[str]:
@@ -139,6 +155,7 @@ def send_reply_mail(event: TicketEvent) -> None:
         )
         return
     outbound = OutboundMail.objects.create(
+        kind=OutboundMail.Kind.REPLY,
         message=message,
         ticket=ticket,
         mailbox=mailbox,
@@ -155,7 +172,7 @@ def send_reply_mail(event: TicketEvent) -> None:
 def _acknowledgements_to(mailbox: Mailbox, address: str, *, now: datetime) -> int:
     recent = OutboundMail.objects.filter(
         mailbox=mailbox,
-        automatic=True,
+        kind=OutboundMail.Kind.ACKNOWLEDGEMENT,
         created_at__gt=now - timedelta(hours=1),
         created_at__lte=now,
     ).values_list("to", flat=True)
@@ -172,7 +189,9 @@ def queue_acknowledgement(
     address = to.primary_email
     if not address:
         return None
-    existing = OutboundMail.objects.filter(ticket=ticket, automatic=True).first()
+    existing = OutboundMail.objects.filter(
+        ticket=ticket, kind=OutboundMail.Kind.ACKNOWLEDGEMENT
+    ).first()
     if existing is not None:
         return existing
     if _acknowledgements_to(mailbox, address, now=now) >= mailbox.sender_limit_per_hour:
@@ -184,6 +203,7 @@ def queue_acknowledgement(
         )
         return None
     outbound = OutboundMail.objects.create(
+        kind=OutboundMail.Kind.ACKNOWLEDGEMENT,
         message=None,
         ticket=ticket,
         mailbox=mailbox,
@@ -198,105 +218,41 @@ def queue_acknowledgement(
     return outbound
 
 
-# Building the email
+def queue_mail(
+    *, to: Sequence[str], subject: str, body: str, kind: OutboundMail.Kind, now: datetime
+) -> OutboundMail:
+    """Queue a plain-text mail that is about no one ticket (an agent's digest) on the same road
+    as replies: sent after the caller's transaction commits, retried, failed with the answer.
 
-
-def _from_address(mailbox: Mailbox) -> str:
-    local, _, domain = mailbox.address.rpartition("@")
-    return str(Address(display_name=mailbox.display_name, username=local, domain=domain))
-
-
-def _usable_id(message_id: str) -> bool:
-    return (
-        bool(message_id) and message_id.isascii() and not any(c in message_id for c in " \t\r\n<>")
-    )
-
-
-def thread_ids(outbound: OutboundMail) -> tuple[str | None, list[str]]:
-    """(In-Reply-To, References) for a mail: the newest inbound Message-ID on the ticket before
-    it, and every Message-ID of the ticket's conversation in order (the first and the newest
-    ones when there are too many)."""
-    inbound = [
-        (m.received_at, m.pk, m.message_id_header)
-        for m in InboundMail.objects.filter(
-            ticket=outbound.ticket, received_at__lte=outbound.created_at
-        )
-        .exclude(message_id_header="")
-        .only("received_at", "message_id_header")
-    ]
-    sent = [
-        (m.created_at, m.pk, m.message_id_header)
-        for m in OutboundMail.objects.filter(
-            ticket=outbound.ticket, created_at__lte=outbound.created_at
-        )
-        .exclude(pk=outbound.pk)
-        .only("created_at", "message_id_header")
-    ]
-    inbound = [row for row in sorted(inbound) if _usable_id(row[2])]
-    in_reply_to = inbound[-1][2] if inbound else None
-    ordered: list[str] = []
-    for _, _, message_id in sorted(inbound + sent, key=lambda row: row[0]):
-        if _usable_id(message_id) and message_id not in ordered:
-            ordered.append(message_id)
-    if len(ordered) > MAX_REFERENCES:
-        ordered = [ordered[0], *ordered[-(MAX_REFERENCES - 1) :]]
-    return in_reply_to, ordered
-
-
-def _acknowledgement_text(ticket: Ticket, to: Contact | None) -> str:
-    hello = f"Hello {to.name}," if to is not None and to.name else "Hello,"
-    return (
-        f"{hello}\n\n"
-        f"We received your request [#{ticket.number}] “{ticket.subject}”. We will answer as "
-        "soon as we can.\n\n"
-        f"To add anything, reply to this email and keep [#{ticket.number}] in the subject.\n"
-    )
-
-
-def build_email(outbound: OutboundMail) -> EmailMultiAlternatives:
-    """The Django email for a queued row: headers, body with the signature, attachments."""
-    mailbox, ticket, message = outbound.mailbox, outbound.ticket, outbound.message
-    if message is not None:
-        body, html = message.body_text, message.body_html
-    else:
-        body, html = _acknowledgement_text(ticket, ticket.requester), ""
-    if mailbox.signature.strip():
-        body = f"{body.rstrip()}\n\n-- \n{mailbox.signature.strip()}\n"
-        if html:
-            html = f'{html}<div class="signature">{linebreaks(escape(mailbox.signature))}</div>'
-    in_reply_to, references = thread_ids(outbound)
-    headers = {"Message-ID": f"<{outbound.message_id_header}>"}
-    if in_reply_to:
-        headers["In-Reply-To"] = f"<{in_reply_to}>"
-    if references:
-        headers["References"] = " ".join(f"<{m}>" for m in references)
-    if outbound.automatic:
-        headers["Auto-Submitted"] = "auto-replied"
-        headers["X-Auto-Response-Suppress"] = "All"  # no out-of-office answers to an answer
-    email = EmailMultiAlternatives(
-        subject=outbound.subject,
+    It leaves from the desk's default mailbox (through that mailbox's SMTP server, if it has
+    one); on a desk without an active mailbox, through the site's mailer from
+    `DEFAULT_FROM_EMAIL`. It carries `Auto-Submitted: auto-generated` and no Reply-To."""
+    if kind in (OutboundMail.Kind.REPLY, OutboundMail.Kind.ACKNOWLEDGEMENT):
+        raise ValueError(f"A {kind} is about a ticket: queue it from the ticket.")
+    if isinstance(to, str):
+        raise TypeError("`to` is a list of addresses.")
+    mailbox = default_mailbox()
+    outbound = OutboundMail.objects.create(
+        kind=kind,
+        mailbox=mailbox,
+        message_id_header=new_message_id(mailbox),
+        to=list(to),
+        subject=subject,
         body=body,
-        from_email=_from_address(mailbox),
-        to=list(outbound.to),
-        cc=list(outbound.cc),
-        reply_to=[threads.reply_address(mailbox, ticket)],
-        headers=headers,
+        automatic=True,
+        next_attempt_at=now,
+        created_at=now,
     )
-    if html:
-        email.attach_alternative(html, "text/html")
-    if message is not None:
-        for attachment in message.attachments.all():
-            with attachment.file.open("rb") as stored:
-                email.attach(attachment.filename, stored.read(), attachment.content_type)
-    return email
+    transaction.on_commit(partial(_enqueue_send, outbound.pk), robust=True)
+    return outbound
 
 
 # Sending
 
 
-def _smtp_for(mailbox: Mailbox) -> EmailBackend | None:
+def _smtp_for(mailbox: Mailbox | None) -> EmailBackend | None:
     """The mailbox's own SMTP server, or None for the site's default mailer."""
-    if not mailbox.smtp_host:
+    if mailbox is None or not mailbox.smtp_host:
         return None
     return EmailBackend(
         alias=f"patron-mailbox-{mailbox.pk}",
@@ -319,7 +275,7 @@ def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
     return "; ".join(f"{rcpt}: {_answer(code, text)}" for rcpt, (code, text) in refused.items())
 
 
-def _deliver(mailbox: Mailbox, outgoing: EmailMultiAlternatives) -> str:
+def _deliver(mailbox: Mailbox | None, outgoing: EmailMultiAlternatives) -> str:
     """Hand the email to the SMTP server; return a note on recipients it refused (if some).
 
     Django's backend drops smtplib's list of refused recipients when others were accepted;
@@ -372,12 +328,12 @@ def unreachable_server(error: BaseException) -> bool:
 
 def backoff(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed try: 1, 2, 4, 8 … minutes, at most an hour."""
-    return min(BACKOFF_FIRST * 2 ** min(max(attempts - 1, 0), 20), BACKOFF_MAX)
+    return core_backoff.backoff(attempts, first=BACKOFF_FIRST, maximum=BACKOFF_MAX)
 
 
 def retry_span(attempts: int) -> timedelta:
     """How long `attempts` failed tries have waited in all, by the backoff schedule."""
-    return sum((backoff(n) for n in range(1, attempts + 1)), timedelta())
+    return core_backoff.total_backoff(attempts, first=BACKOFF_FIRST, maximum=BACKOFF_MAX)
 
 
 def claim(outbound_id: int, *, now: datetime) -> bool:
@@ -450,7 +406,7 @@ def send_due(*, now: datetime, limit: int = SEND_BATCH) -> int:
     down: set[tuple[str, int]] = set()
     sent = 0
     for outbound_id, host, port in list(due):
-        server = (host, port if host else 0)
+        server = (host or "", port if host else 0)  # no mailbox, or none of its own: the site's
         if server in down:
             continue
         state, unreachable = _send(outbound_id, now=now)
@@ -464,8 +420,12 @@ def send_due(*, now: datetime, limit: int = SEND_BATCH) -> int:
 
 
 def retry(outbound: OutboundMail, *, actor: User, now: datetime) -> None:
-    """Queue a failed or bounced mail again, to be sent now (agents who may change the ticket)."""
-    permissions.check_change_ticket(actor, outbound.ticket)
+    """Queue a failed or bounced mail again, to be sent now: agents who may change the ticket,
+    or for a mail about no one ticket (a digest), admins."""
+    if outbound.ticket is None:
+        permissions.check_administer(actor)
+    else:
+        permissions.check_change_ticket(actor, outbound.ticket)
     with transaction.atomic():
         updated = OutboundMail.objects.filter(
             pk=outbound.pk, state__in=[OutboundMail.State.FAILED, OutboundMail.State.BOUNCED]
@@ -486,7 +446,8 @@ def retry(outbound: OutboundMail, *, actor: User, now: datetime) -> None:
 
 def mark_bounced(outbound: OutboundMail, bounce: parsing.Bounce, *, now: datetime) -> None:
     """A delivery report for our mail: state bounced with the remote answer, and a line in the
-    ticket's timeline. A "delayed" report is only noted: the remote server is still trying."""
+    ticket's timeline (a mail about no one ticket logs a warning instead). A "delayed" report is
+    only noted: the remote server is still trying."""
     delayed = (bounce.action or "").startswith("delayed") or (bounce.status or "").startswith("4")
     diagnostic = " ".join(bounce.diagnostic.split())
     answer = " ".join(part for part in (bounce.status, diagnostic) if part) or "no reason given"
@@ -503,17 +464,20 @@ def mark_bounced(outbound: OutboundMail, bounce: parsing.Bounce, *, now: datetim
         if current.state == state and current.last_error == error:
             return  # the same report twice
         OutboundMail.objects.filter(pk=outbound.pk).update(state=state, last_error=error)
-        record_system_event(
-            current.ticket,
-            EventKind.MAIL_BOUNCED,
-            by=MAIL_DELIVERY,
-            at=now,
-            outbound_id=outbound.pk,
-            message_id=outbound.message_id,
-            automatic=outbound.automatic,
-            recipient=recipient,
-            status=bounce.status or "",
-            diagnostic=diagnostic[:500],
-            delayed=delayed,
-        )
+        if current.ticket is None:  # a digest: no timeline to write in
+            logger.warning("%s mail %s to %s: %s", current.kind, current.pk, recipient, error)
+        else:
+            record_system_event(
+                current.ticket,
+                EventKind.MAIL_BOUNCED,
+                by=MAIL_DELIVERY,
+                at=now,
+                outbound_id=outbound.pk,
+                message_id=outbound.message_id,
+                automatic=outbound.automatic,
+                recipient=recipient,
+                status=bounce.status or "",
+                diagnostic=diagnostic[:500],
+                delayed=delayed,
+            )
     outbound.refresh_from_db()

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from patron.mail import parsing, quotes
+from patron.mail import parsing
 from patron.mail.models import InboundMail, OutboundMail
 from patron.tickets.models import Message, Ticket
 
@@ -91,7 +91,7 @@ def html_with_remote_images(ticket: Ticket, message: Message, inbound: InboundMa
     parsed = parsing.parse(bytes(inbound.raw))
     if not parsed.html:
         return mark_safe("")
-    html = quotes.split_html(parsed.html).reply or parsed.html
+    html = parsed.reply.html.reply or parsed.html  # cut on the raw HTML, then sanitized
     stored = {a.sha256: a.pk for a in message.attachments.all()}
     urls: dict[str, str] = {}
     for attachment in parsed.attachments:

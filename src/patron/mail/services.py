@@ -2,6 +2,7 @@
 `process`, which parses, recognizes loops and bounces, finds the contact and the ticket, and adds
 the message through `tickets.services`. Every transport (IMAP, SMTP/LMTP, pipe) calls
 `receive_raw`; a mail that cannot be processed stays stored, marked failed with the reason.
+Mailboxes are saved by `mailboxes.save_mailbox` only.
 """
 
 from __future__ import annotations
@@ -11,22 +12,28 @@ import email.utils
 import functools
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import F
 from django.utils.html import escape
 
-from patron.core import clock, permissions
+from patron.core import clock
 from patron.core.errors import InvalidInput, PatronError
 from patron.mail import parsing, quotes, threads
-from patron.mail.models import InboundMail, Mailbox, MailThread, OutboundMail
+from patron.mail.models import ClaimedMessageId, InboundMail, Mailbox, MailThread, OutboundMail
+from patron.mail.parsing.autoreply import is_automatic_reply
+from patron.people import permissions
 from patron.people import services as people
 from patron.people.models import Contact, Role
+from patron.tickets import followers
 from patron.tickets import services as tickets
+from patron.tickets.attachments import AttachmentUrl, Upload, max_attachment_bytes
 from patron.tickets.models import Channel, Message, Status, Ticket
 
 logger = logging.getLogger(__name__)
@@ -108,6 +115,23 @@ def _our_addresses() -> set[str]:
     return addresses
 
 
+@dataclass(frozen=True)
+class Lookups:
+    """What processing asks of every mail and a batch reads once: our own addresses, and the
+    addresses of active agents (a mail from one may be a forward; an agent in Cc follows)."""
+
+    ours: set[str]
+    agents: frozenset[str]
+
+    @classmethod
+    def load(cls) -> Lookups:
+        agents = User.objects.filter(is_active=True, agent__isnull=False).exclude(email="")
+        return cls(
+            ours=_our_addresses(),
+            agents=frozenset(e.lower() for e in agents.values_list("email", flat=True)),
+        )
+
+
 def _is_ours(address: str, ours: set[str]) -> bool:
     local, _, domain = address.lower().rpartition("@")
     return address.lower() in ours or f"{local.split('+', 1)[0]}@{domain}" in ours
@@ -121,15 +145,16 @@ PROCESSED_FIELDS = [
 
 
 def _fail(mail: InboundMail, reason: str, *, state: str = InboundMail.State.FAILED) -> None:
+    ClaimedMessageId.objects.filter(mail=mail).delete()  # only a message holds its Message-ID
     mail.state = state
     mail.reason = reason
     mail.processed_at = clock.now()
     mail.save(update_fields=PROCESSED_FIELDS)
 
 
-def _uploads(parsed: parsing.ParsedMail) -> list[tickets.Upload]:
+def _uploads(parsed: parsing.ParsedMail) -> list[Upload]:
     return [
-        tickets.Upload(
+        Upload(
             filename=attachment.filename,
             content_type=attachment.content_type,
             content=attachment.data,
@@ -151,7 +176,9 @@ def _sender_over_limit(mail: InboundMail, sender: str) -> bool:
     return recent.count() >= limit
 
 
-def _agent_with_address(address: str) -> User | None:
+def _agent_with_address(address: str, lookups: Lookups) -> User | None:
+    if address.lower() not in lookups.agents:
+        return None
     return User.objects.filter(email__iexact=address, is_active=True, agent__isnull=False).first()
 
 
@@ -177,7 +204,7 @@ def _bounce(mail: InboundMail, bounce: parsing.Bounce) -> None:
 
 
 def _cc_contacts(
-    parsed: parsing.ParsedMail, sender: str, ours: set[str], now: datetime
+    parsed: parsing.ParsedMail, sender: str, lookups: Lookups, now: datetime
 ) -> tuple[list[Contact], list[User]]:
     contacts: list[Contact] = []
     agents: list[User] = []
@@ -185,10 +212,10 @@ def _cc_contacts(
         if (
             not address.address
             or address.address.lower() == sender.lower()
-            or _is_ours(address.address, ours)
+            or _is_ours(address.address, lookups.ours)
         ):
             continue
-        agent = _agent_with_address(address.address)
+        agent = _agent_with_address(address.address, lookups)
         if agent is not None:
             agents.append(agent)
             continue
@@ -228,7 +255,7 @@ def _effective_sender(parsed: parsing.ParsedMail) -> parsing.Address | None:
 
 def _left_out_note(oversized: Sequence[str]) -> str:
     """Said in the message itself, so an agent reading it knows a file did not come through."""
-    limit = tickets.max_attachment_bytes() / 1048576
+    limit = max_attachment_bytes() / 1048576
     files = "; ".join(oversized)
     return (
         f"[Patron: attachment left out, over the {limit:.0f} MB limit: {files}. The original "
@@ -238,13 +265,20 @@ def _left_out_note(oversized: Sequence[str]) -> str:
 
 def parse(raw: bytes) -> parsing.ParsedMail:
     """Parse stored bytes with the attachment limit tickets enforce."""
-    return parsing.parse(raw, max_attachment_bytes=tickets.max_attachment_bytes())
+    return parsing.parse(raw, max_attachment_bytes=max_attachment_bytes())
 
 
-def process(mail: InboundMail, *, parsed: parsing.ParsedMail | None = None) -> None:
+def process(
+    mail: InboundMail,
+    *,
+    attachment_url: AttachmentUrl,
+    parsed: parsing.ParsedMail | None = None,
+    lookups: Lookups | None = None,
+) -> None:
     """Turn one stored mail into a ticket message, or mark why not. Runs in the caller's
     transaction, which must hold the mail row (see tasks.process_inbound); `parsed` is
-    `parse(mail.raw)` when the caller parsed it already."""
+    `parse(mail.raw)` when the caller parsed it already, `lookups` what a batch read once.
+    The mail's inline images are shown from `attachment_url`."""
     # The row is written once, when the outcome is known (`_fail` or `_deliver`).
     mail.attempts += 1
     if parsed is None:
@@ -262,8 +296,8 @@ def process(mail: InboundMail, *, parsed: parsing.ParsedMail | None = None) -> N
         _fail(mail, problem)
         return
     assert sender is not None
-    ours = _our_addresses()
-    if _is_ours(mail.sender, ours):
+    lookups = lookups if lookups is not None else Lookups.load()
+    if _is_ours(mail.sender, lookups.ours):
         _fail(
             mail,
             f"Sent from our own address {mail.sender}: not taken in again.",
@@ -280,7 +314,7 @@ def process(mail: InboundMail, *, parsed: parsing.ParsedMail | None = None) -> N
             .exclude(pk=mail.pk)
             .values_list("pk", "ticket_id")
             .first()
-        )
+        ) or ClaimedMessageId.claim(mail)  # what the query cannot see yet
         if earlier is not None:
             mail.ticket_id = earlier[1]
             _fail(
@@ -292,6 +326,9 @@ def process(mail: InboundMail, *, parsed: parsing.ParsedMail | None = None) -> N
     if parsed.bounce is not None:
         _bounce(mail, parsed.bounce)
         return
+    if parsed.auto_submitted is not None and is_automatic_reply(parsed.auto_submitted):
+        _keep_automatic(mail, parsed, sender, attachment_url)  # sends nothing: before the limit
+        return
     if not mail.bypass_limits and _sender_over_limit(mail, mail.sender):
         _fail(
             mail,
@@ -299,14 +336,144 @@ def process(mail: InboundMail, *, parsed: parsing.ParsedMail | None = None) -> N
             "hour (a mail loop?); held here. Retry it to take it in.",
         )
         return
-    _deliver(mail, parsed, sender, ours)
+    _deliver(mail, parsed, sender, lookups, attachment_url)
+
+
+def process_batch(
+    mail_ids: Sequence[int],
+    parsed: Mapping[int, parsing.ParsedMail],
+    *,
+    attachment_url: AttachmentUrl,
+) -> dict[int, str]:
+    """Process the stored mails among `mail_ids` still waiting, in the caller's transaction,
+    in order of arrival, each in its own savepoint: one that is refused or raises is marked
+    failed with the reason (its bytes stay) and the others go on. `parsed[id]` is the mail
+    parsed before the transaction. Return each processed mail's state by id."""
+    mails = (
+        InboundMail.objects.select_for_update()
+        .select_related("mailbox")
+        .defer("raw")
+        .filter(pk__in=list(mail_ids), state=InboundMail.State.RECEIVED)
+        .order_by("received_at", "id")
+    )
+    lookups = Lookups.load()
+    states: dict[int, str] = {}
+    for mail in mails:
+        try:
+            with transaction.atomic():
+                process(
+                    mail, attachment_url=attachment_url, parsed=parsed[mail.pk], lookups=lookups
+                )
+        except PatronError as refused:
+            mark_failed(mail.pk, str(refused))
+        except Exception as error:  # a bug must not lose the mail: it is kept, failed, retryable
+            logger.exception("processing inbound mail %s failed", mail.pk)
+            mark_failed(mail.pk, f"Processing failed: {type(error).__name__}: {error}")
+        else:
+            states[mail.pk] = mail.state
+            continue
+        states[mail.pk] = InboundMail.State.FAILED
+    return states
+
+
+def mark_failed(mail_id: int, reason: str) -> None:
+    """A mail whose processing was refused or raised: failed with the reason, retryable. Its
+    processing's own writes were rolled back with it, so the attempt is counted here."""
+    InboundMail.objects.filter(pk=mail_id, state=InboundMail.State.RECEIVED).update(
+        state=InboundMail.State.FAILED,
+        reason=reason[:2000],
+        processed_at=clock.now(),
+        attempts=F("attempts") + 1,
+    )
+
+
+def _processed(
+    mail: InboundMail,
+    parsed: parsing.ParsedMail,
+    ticket: Ticket,
+    message: Message | None,
+    splits: tuple[quotes.Split, quotes.Split],
+    reasons: list[str],
+) -> None:
+    """Write the outcome: the mail became `message` on `ticket`; the log keeps the quoted
+    text and HTML (`splits`)."""
+    mail.ticket = ticket
+    mail.message = message
+    mail.quoted_text, mail.quoted_html = splits[0].quoted, splits[1].quoted
+    mail.remote_images = "data-remote-src" in parsed.html
+    mail.state = InboundMail.State.PROCESSED
+    if parsed.oversized:
+        reasons.append(f"Left out, too big: {'; '.join(parsed.oversized)}.")
+    mail.reason = " ".join(reasons)
+    mail.processed_at = clock.now()
+    mail.save(update_fields=PROCESSED_FIELDS)
+
+
+def _keep_automatic(
+    mail: InboundMail,
+    parsed: parsing.ParsedMail,
+    sender: parsing.Address,
+    attachment_url: AttachmentUrl,
+) -> None:
+    """An automatic reply (out of office, an auto-responder, a read receipt) opens no ticket,
+    reopens nothing and sends nothing: it is kept whole and collapsed on the open ticket it
+    threads to, else only here, in the mail log."""
+    contact = people.find_contact(sender.address)
+    match = threads.find_for(mail, parsed, contact)
+    if match is None:
+        reason = "Automatic reply to no ticket"
+    elif match.ticket.status == Status.CLOSED:
+        mail.ticket_id = match.ticket.pk
+        reason = f"Automatic reply to closed ticket #{match.ticket.number}"
+    elif contact is None and not mail.mailbox.allow_unknown_senders:
+        mail.ticket_id = match.ticket.pk
+        reason = f"Automatic reply from {sender.address}, not a known contact"
+    else:
+        if contact is None:
+            contact = people.get_or_create_contact(
+                email=sender.address, name=sender.name, now=mail.received_at
+            )
+        message = tickets.add_customer_message(
+            match.ticket,
+            contact=contact,
+            body=parsed.text if parsed.text.strip() else "(no text)",
+            body_html=parsed.html,
+            uploads=_uploads(parsed),
+            attachment_url=attachment_url,
+            now=mail.received_at,
+            automatic=True,
+        )
+        why = f"Automatic reply ({parsed.auto_submitted}): kept collapsed on the ticket."
+        whole = (quotes.Split(parsed.text, ""), quotes.Split(parsed.html, ""))
+        _processed(mail, parsed, match.ticket, message, whole, [why])
+        return
+    _fail(mail, f"{reason} ({parsed.auto_submitted}): kept in the mail log.",
+          state=InboundMail.State.IGNORED)  # fmt: skip
+
+
+def _new_contact(sender: parsing.Address, *, now: datetime) -> Contact:
+    """The sender no contact has (`find_contact` just said so), created; one created meanwhile
+    by another worker is found instead."""
+    try:
+        return people.create_contact(email=sender.address, name=sender.name, now=now,
+                                     require_all=False)  # fmt: skip
+    except InvalidInput:
+        found = people.find_contact(sender.address)
+        if found is None:
+            raise
+        return found
 
 
 def _deliver(
-    mail: InboundMail, parsed: parsing.ParsedMail, sender: parsing.Address, ours: set[str]
+    mail: InboundMail,
+    parsed: parsing.ParsedMail,
+    sender: parsing.Address,
+    lookups: Lookups,
+    attachment_url: AttachmentUrl,
 ) -> None:
     arrived = mail.received_at
-    agent = _agent_with_address(sender.address)
+    ours = lookups.ours
+    agent = _agent_with_address(sender.address, lookups)
     forwarded_by: User | None = None
     forwarded = False
     if agent is not None:
@@ -326,25 +493,13 @@ def _deliver(
             _fail(mail, f"{sender.address} is not a known contact, and this mailbox only "
                   "takes mail from known contacts.")  # fmt: skip
             return
-        contact = people.get_or_create_contact(email=sender.address, name=sender.name, now=arrived)
-    recipients = [a.address for a in (*parsed.to, *parsed.cc)] + list(mail.envelope_to)
-    match: threads.Match | None = None
+        contact = _new_contact(sender, now=arrived)
+    match = None if forwarded else threads.find_for(mail, parsed, contact)
     message: Message | None
-    if not forwarded:
-        match = threads.find(
-            mail.mailbox,
-            contact=contact,
-            subject=parsed.subject,
-            in_reply_to=parsed.in_reply_to,
-            references=parsed.references,
-            recipients=recipients,
-            arrived=arrived,
-        )
     if forwarded:  # the forwarded mail is the customer's message: keep it whole
         text_split, html_split = quotes.Split(parsed.text, ""), quotes.Split(parsed.html, "")
-    else:
-        text_split = quotes.split_text(parsed.text)
-        html_split = quotes.split_html(parsed.html) if parsed.html else quotes.Split("", "")
+    else:  # split on the HTML as it came, each part sanitized after (parsing.reply_parts)
+        text_split, html_split = parsed.reply.text, parsed.reply.html
     body = text_split.reply or parsed.text
     html = html_split.reply
     if parsed.oversized:
@@ -355,14 +510,20 @@ def _deliver(
     if not body.strip() and not html.strip():
         body = "(no text)"
     uploads = _uploads(parsed)
-    cc_contacts, cc_agents = _cc_contacts(parsed, sender.address, ours, arrived)
+    cc_contacts, cc_agents = _cc_contacts(parsed, sender.address, lookups, arrived)
     follow_up_of: Ticket | None = None
     if match is not None and match.ticket.status == Status.CLOSED:
         follow_up_of, match = match.ticket, None
     if match is not None:
         ticket = match.ticket
         message = tickets.add_customer_message(
-            ticket, contact=contact, body=body, body_html=html, uploads=uploads, now=arrived
+            ticket,
+            contact=contact,
+            body=body,
+            body_html=html,
+            uploads=uploads,
+            attachment_url=attachment_url,
+            now=arrived,
         )
         created = False
     else:
@@ -376,6 +537,7 @@ def _deliver(
             channel=Channel.EMAIL,
             team=mail.mailbox.default_team,
             uploads=uploads,
+            attachment_url=attachment_url,
             actor=forwarded_by,
         )
         message = Message.objects.filter(ticket=ticket).order_by("id").first()
@@ -396,21 +558,11 @@ def _deliver(
             if colleague.pk not in following:
                 # An agent who may not see the ticket is simply not added.
                 with contextlib.suppress(PatronError):
-                    tickets.follow(ticket, colleague, actor=colleague, now=arrived)
-    mail.ticket = ticket
-    mail.message = message
-    mail.quoted_text = text_split.quoted
-    mail.quoted_html = html_split.quoted
-    mail.remote_images = "data-remote-src" in parsed.html
-    mail.state = InboundMail.State.PROCESSED
+                    followers.follow(ticket, colleague, actor=colleague, now=arrived)
     reasons = []
     if follow_up_of is not None:
         reasons.append(f"Follow-up of closed ticket #{follow_up_of.number}.")
-    if parsed.oversized:
-        reasons.append(f"Left out, too big: {'; '.join(parsed.oversized)}.")
-    mail.reason = " ".join(reasons)
-    mail.processed_at = clock.now()
-    mail.save(update_fields=PROCESSED_FIELDS)
+    _processed(mail, parsed, ticket, message, (text_split, html_split), reasons)
     if created and mail.mailbox.send_acknowledgement and parsed.auto_submitted is None:
         from patron.mail import outbound
 

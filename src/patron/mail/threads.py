@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from patron.mail.models import InboundMail, Mailbox, MailThread, OutboundMail
-from patron.mail.parsing import normalize_subject, ticket_tag
+from patron.mail.parsing import ParsedMail, normalize_subject, ticket_tag
 from patron.people.models import Contact
 from patron.tickets.models import Status, Ticket
 
@@ -173,3 +173,16 @@ def find(
         if same is not None:
             return Match(_survivor(same), "same subject")
     return None
+
+
+def find_for(mail: InboundMail, parsed: ParsedMail, contact: Contact | None) -> Match | None:
+    """`find` for a stored mail: its headers, its recipients and envelope, its arrival time."""
+    return find(
+        mail.mailbox,
+        contact=contact,
+        subject=parsed.subject,
+        in_reply_to=parsed.in_reply_to,
+        references=parsed.references,
+        recipients=[a.address for a in (*parsed.to, *parsed.cc)] + list(mail.envelope_to),
+        arrived=mail.received_at,
+    )

@@ -5,32 +5,32 @@ time zone (daily). It lists what is still unread among the notifications written
 last digest, found by notification id (see `AgentProfile.last_digest_notification_id`), so no
 notification is in two digests and a missed run is caught up by the next one.
 
-Each agent's digest is claimed with a conditional UPDATE of their last-digest fields before the
-mail goes out, so two runs at once (the periodic job and the command) send it once. A failed
-send puts the fields back and the next run tries again; a process killed between the claim and
-the send loses that one email (the notifications stay unread in the bell) rather than doubling
-it.
+Each agent's digest is claimed with a conditional UPDATE of their last-digest fields, and its
+email is queued as an `OutboundMail` row (`mail.outbound.queue_mail`) in the same transaction:
+two runs at once (the periodic job and the command) queue it once, and a crash either keeps
+both or neither, so a digest is never lost nor doubled. From the row on it takes the road of
+every reply: sent after the commit, retried with backoff while the SMTP server is down or
+answers 4xx, failed with the server's answer on a 5xx, from the desk's default mailbox (or, on
+a desk without one, the site's mailer and `PATRON_EMAIL_FROM`).
 """
 
 from __future__ import annotations
 
-import logging
-import smtplib
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.mail import send_mail
+from django.db import transaction
 from django.db.models import Max, Q, QuerySet
 from django.urls import reverse
 
-from patron.core import notifications
-from patron.core.models import Notification
+from patron.mail import outbound
+from patron.mail.models import OutboundMail
+from patron.notifications import queries as notifications
+from patron.notifications.models import Notification
 from patron.people.models import AgentProfile, EmailDigest
-
-logger = logging.getLogger(__name__)
 
 # Daily digests go out in the first run at or after this hour, in the agent's time zone.
 DAILY_HOUR = 8
@@ -149,47 +149,30 @@ def compose(user: User, items: list[Notification], total: int) -> Digest:
 
 
 def send_digests(*, now: datetime, since: timedelta | None = None) -> int:
-    """Send every digest that is due at `now`; return how many emails were sent.
+    """Queue every digest that is due at `now`; return how many emails were queued.
 
     Agents who turned the digest off, are inactive or have no address get nothing; a due agent
     with nothing new unread gets no email, but their period counts as done. `since` (the
     command's `--since-hours`) leaves out notifications created before `now - since`."""
     newest_id = Notification.objects.aggregate(newest=Max("id"))["newest"] or 0
-    sent = 0
+    queued = 0
     for profile in due_profiles(now):
         pending = pending_for(profile, now=now, newest_id=newest_id, since=since)
         items = list(pending[:MAX_LINES])
         total = len(items) if len(items) < MAX_LINES else pending.count()
-        claimed = AgentProfile.objects.filter(_unchanged(profile)).update(
-            last_digest_at=now, last_digest_notification_id=newest_id
-        )
-        if claimed != 1 or not items:
-            continue  # another run took this digest, the agent changed it, or nothing to say
-        digest = compose(profile.user, items, total)
-        try:
-            sent += send_mail(
+        digest = compose(profile.user, items, total) if items else None
+        with transaction.atomic():  # the period is done exactly when its email is queued
+            claimed = AgentProfile.objects.filter(_unchanged(profile)).update(
+                last_digest_at=now, last_digest_notification_id=newest_id
+            )
+            if claimed != 1 or digest is None:
+                continue  # another run took this digest, the agent changed it, or nothing to say
+            outbound.queue_mail(
+                to=[profile.user.email],
                 subject=digest.subject,
-                message=digest.body,
-                from_email=None,
-                recipient_list=[profile.user.email],
+                body=digest.body,
+                kind=OutboundMail.Kind.DIGEST,
+                now=now,
             )
-        except (OSError, smtplib.SMTPException) as error:
-            # The mail server is down or refuses: expected, so one line, not a traceback.
-            _give_back(profile, now=now, newest_id=newest_id)
-            logger.warning(
-                "Could not email the digest to %s (%s); will try again", profile.user, error
-            )
-        except Exception:
-            _give_back(profile, now=now, newest_id=newest_id)
-            logger.exception("Could not email the digest to %s; will try again", profile.user)
-    return sent
-
-
-def _give_back(profile: AgentProfile, *, now: datetime, newest_id: int) -> None:
-    """Give the period back, so the next run sends this digest."""
-    AgentProfile.objects.filter(
-        pk=profile.pk, last_digest_at=now, last_digest_notification_id=newest_id
-    ).update(
-        last_digest_at=profile.last_digest_at,
-        last_digest_notification_id=profile.last_digest_notification_id,
-    )
+        queued += 1
+    return queued

@@ -1,12 +1,30 @@
-"""Changes to an agent's notification settings: who may make them, and what they reset."""
+"""Changes an agent makes to their notifications: marking them read, and their settings (who
+may change them, and what that resets)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from django.contrib.auth.models import AbstractBaseUser
 
-from patron.core import permissions
 from patron.core.errors import InvalidInput, NotAllowed
+from patron.notifications.models import Notification
+from patron.people import permissions
 from patron.people.models import AgentProfile, EmailDigest
+
+
+def mark_read(user: AbstractBaseUser, ids: Iterable[int], now: datetime) -> int:
+    """Mark some of the user's own notifications read; others' ids are ignored."""
+    return Notification.objects.filter(
+        recipient_id=user.pk, pk__in=list(ids), read_at__isnull=True
+    ).update(read_at=now)
+
+
+def mark_all_read(user: AbstractBaseUser, now: datetime) -> int:
+    return Notification.objects.filter(recipient_id=user.pk, read_at__isnull=True).update(
+        read_at=now
+    )
 
 
 def check_change_settings(actor: AbstractBaseUser, profile: AgentProfile) -> None:

@@ -10,5 +10,6 @@ from patron.notifications import digest
 
 @task()
 def send_due_digests() -> int:
-    """Email every agent whose digest is due (run hourly from `patron.core.schedule`)."""
+    """Queue the email of every agent whose digest is due (run hourly from
+    `patron.core.schedule`); the outbound mail queue sends it."""
     return digest.send_digests(now=clock.now())

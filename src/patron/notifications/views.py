@@ -1,5 +1,5 @@
-"""The notification bell and the /notifications/ page. Thin: queries and services live in
-`patron.core.notifications`."""
+"""The notification bell and the /notifications/ page. Thin: reads live in
+`patron.notifications.queries`, changes in `patron.notifications.services`."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from patron.core import clock, notifications, permissions
+from patron.core import clock
 from patron.core.errors import InvalidInput, NotAllowed
 from patron.notifications import digest, services
+from patron.notifications import queries as notifications
 from patron.notifications.forms import NotificationSettingsForm
+from patron.people import permissions
 from patron.people.models import AgentProfile
 
 PAGE_SIZE = 25
@@ -62,10 +64,10 @@ def mark_read(request: HttpRequest) -> HttpResponse:
     """Mark the chosen notifications read (or all of them with `all`), then back to the list."""
     user = _agent(request)
     if request.POST.get("all"):
-        notifications.mark_all_read(user, clock.now())
+        services.mark_all_read(user, clock.now())
     else:
         ids = [int(value) for value in request.POST.getlist("id") if value.isdigit()]
-        notifications.mark_read(user, ids, clock.now())
+        services.mark_read(user, ids, clock.now())
     return redirect("notification_list")
 
 
@@ -77,7 +79,7 @@ def open_notification(request: HttpRequest, notification_id: int) -> HttpRespons
     found = notifications.for_user(user).filter(pk=notification_id).first()
     if found is None:
         return redirect("notification_list")
-    notifications.mark_read(user, [found.pk], clock.now())
+    services.mark_read(user, [found.pk], clock.now())
     return redirect("ticket_detail", number=found.ticket.number)
 
 

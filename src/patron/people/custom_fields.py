@@ -1,4 +1,5 @@
-"""Validate custom-field values against the admin's definitions before they are saved."""
+"""Custom fields: the admin's definitions (created, changed and removed here only), and the
+values checked against them before they are saved."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ import datetime
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
-from patron.core.errors import InvalidInput
+from django.contrib.auth.models import User
+
+from patron.conditions.fields import CUSTOM_KEY
+from patron.core.errors import InvalidInput, unique_or
+from patron.people import permissions
 from patron.people.models import CustomFieldDefinition
 
 FieldType = CustomFieldDefinition.FieldType
+CHOICE_TYPES = (FieldType.CHOICE, FieldType.MULTI_CHOICE)
 # Larger numbers lose precision in JSON, and int() of "1e2000000" takes minutes.
 MAX_NUMBER = 10**15
 
@@ -100,3 +106,59 @@ def clean_custom_fields(
     if existing is None and require_all and missing:  # on creation, every required field
         raise InvalidInput(f"{', '.join(missing)} is required.")
     return cleaned
+
+
+# Definitions
+
+
+def save_custom_field(
+    definition: CustomFieldDefinition | None,
+    *,
+    actor: User,
+    applies_to: str,
+    key: str,
+    label: str,
+    field_type: str,
+    choices: list[str],
+    required: bool,
+    public: bool,
+    position: int,
+) -> CustomFieldDefinition:
+    """Create (definition=None) or change a custom-field definition."""
+    permissions.check_administer(actor)
+    if applies_to not in CustomFieldDefinition.AppliesTo.values:
+        raise InvalidInput("Custom fields apply to contacts, organizations or tickets.")
+    if field_type not in FieldType.values:
+        raise InvalidInput(f"{field_type!r} is not a field type.")
+    key = key.strip()
+    if not CUSTOM_KEY.fullmatch(key):
+        raise InvalidInput("Key: use only letters, digits, hyphens and single underscores.")
+    choices = [c.strip() for c in choices if c.strip()]
+    if field_type in CHOICE_TYPES and not choices:
+        raise InvalidInput("Choices: list at least one choice, one per line.")
+    if len(set(choices)) != len(choices):
+        raise InvalidInput("Choices: each choice may appear only once.")
+    duplicate = CustomFieldDefinition.objects.filter(applies_to=applies_to, key=key)
+    if definition is not None:
+        duplicate = duplicate.exclude(pk=definition.pk)
+    taken = f"Key: a {applies_to} field with the key {key!r} already exists."
+    if duplicate.exists():
+        raise InvalidInput(taken)
+    definition = definition or CustomFieldDefinition()
+    definition.applies_to = applies_to
+    definition.key = key
+    definition.label = label.strip() or key
+    definition.field_type = field_type
+    definition.choices = choices if field_type in CHOICE_TYPES else []
+    definition.required = required
+    definition.public = public
+    definition.position = position
+    with unique_or(taken):
+        definition.save()
+    return definition
+
+
+def delete_custom_field(definition: CustomFieldDefinition, *, actor: User) -> None:
+    """Remove the definition; values already stored stay in the records' JSON until edited."""
+    permissions.check_administer(actor)
+    definition.delete()

@@ -12,9 +12,9 @@ from django import forms
 from django.contrib.auth.models import User
 
 from patron.core.errors import InvalidInput
+from patron.people.agents import agents
 from patron.people.custom_fields import clean_value
 from patron.people.models import Contact, CustomFieldDefinition, Organization, Relationship
-from patron.people.queries import agents
 
 FieldType = CustomFieldDefinition.FieldType
 CUSTOM_PREFIX = "custom_"

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models.functions import Lower
+
+from patron.core.errors import InvalidInput
+from patron.core.receipts import Receipt
 
 
 class Relationship(models.TextChoices):
     CLIENT = "client", "Client"
     CUSTOMER = "customer", "Customer"
+
+
+def check_relationship(value: object) -> str:
+    """`value` if it is a relationship (client, customer), else InvalidInput saying so."""
+    if value not in Relationship.values:
+        raise InvalidInput(f"Relationship must be client or customer, not {value!r}.")
+    return str(value)
 
 
 class Organization(models.Model):
@@ -247,9 +259,16 @@ class AgentProfile(models.Model):
 
 
 class PeopleEvent(models.Model):
-    """What happened to a contact or an organization, who did it and when: their audit trail."""
+    """What happened to a contact or an organization, who did it and when: their audit trail,
+    and, as TicketEvent is, an outbox the consumers read (the search index).
+
+    Saving a new one writes its receipts (`PeopleEventDelivery`) in the same transaction and
+    enqueues their deliveries after commit (`patron.core.events.open_receipts`), so whatever
+    records a change to people puts it on the outbox; the re-drive finishes what a crash left.
+    """
 
     class Kind(models.TextChoices):
+        CREATED = "created", "Created"
         UPDATED = "updated", "Details changed"
         EMAIL_ADDED = "email_added", "Address added"
         ATTACHED = "attached", "Organization changed"
@@ -280,3 +299,30 @@ class PeopleEvent(models.Model):
     def __str__(self) -> str:
         subject = self.contact_id or self.organization_id
         return f"{self.kind} on {subject} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            super().save(*args, **kwargs)
+            return
+        from patron.core import events  # the spine imports this module
+
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            events.open_receipts(self)
+
+
+class PeopleEventDelivery(Receipt):
+    """One consumer's receipt for one PeopleEvent; delivered and re-drived with the TicketEvent
+    receipts (`core.EventDelivery`) by `patron.core.events`."""
+
+    event = models.ForeignKey(PeopleEvent, on_delete=models.CASCADE, related_name="deliveries")
+
+    class Meta(Receipt.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "consumer"], name="people_delivery_once_per_consumer"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer} for people event {self.event_id}: {self.state}"

@@ -1,46 +1,56 @@
-"""Every change to contacts, organizations and agents goes through these functions."""
+"""Every change to contacts, organizations and segments goes through these functions (agents and
+teams: `agents`; custom-field definitions: `custom_fields`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils.text import slugify
 
-from patron.core import clock, permissions
-from patron.core.errors import InvalidInput
+from patron import conditions
+from patron.core import clock
+from patron.core.errors import InvalidInput, unique_or
+from patron.people import permissions
 from patron.people.custom_fields import clean_custom_fields
 from patron.people.models import (
-    AgentProfile,
-    Availability,
     Contact,
     ContactEmail,
     Organization,
     OrganizationDomain,
     PeopleEvent,
     Relationship,
-    Role,
     Segment,
-    Team,
+    check_relationship,
 )
 from patron.people.segments import BUILTIN_SEGMENTS
 
 
 def normalize_email(address: str) -> str:
-    """Trim and check an address; the domain is lowercased, the local part kept as written."""
+    """Trim and check an address; the domain is lowercased, the local part kept as written.
+
+    Internationalized addresses are addresses (RFC 6531/6532): the local part may hold UTF-8
+    (checked as if each printable non-ASCII character were a letter) and the domain is checked
+    in its IDNA form but kept in Unicode as given, lowercased.
+    """
     address = address.strip()
-    try:
-        validate_email(address)
-    except ValidationError:
-        raise InvalidInput(f"{address!r} is not an email address.") from None
     local, _, domain = address.rpartition("@")
-    return f"{local}@{domain.lower()}"
+    domain = domain.lower()
+    ascii_local = "".join("x" if ord(ch) > 127 and ch.isprintable() else ch for ch in local)
+    try:
+        ascii_domain = domain if domain.isascii() else domain.encode("idna").decode("ascii")
+        if any(label[:1] == "-" or label[-1:] == "-" for label in domain.split(".")):
+            raise ValidationError("a domain label starts or ends with a hyphen")
+        validate_email(f"{ascii_local}@{ascii_domain}")
+    except (ValidationError, UnicodeError):
+        raise InvalidInput(f"{address!r} is not an email address.") from None
+    return f"{local}@{domain}"
 
 
 def domain_of(address: str) -> str:
@@ -86,10 +96,8 @@ def create_contact(
     `require_all=False` when the contact comes from what a person sent us (see
     `clean_custom_fields`): their message must never be refused for an admin's field."""
     address = normalize_email(email)
-    if relationship_override and relationship_override not in Relationship.values:
-        raise InvalidInput(
-            f"Relationship must be client or customer, not {relationship_override!r}."
-        )
+    if relationship_override:
+        check_relationship(relationship_override)
     fields = clean_custom_fields("contact", custom_fields or {}, require_all=require_all)
     if organization is None:
         organization = organization_for_domain(domain_of(address))
@@ -106,7 +114,7 @@ def create_contact(
                 created_at=now,
             )
             ContactEmail.objects.create(contact=contact, address=address, primary=True)
-            _reindex_after_commit(contact=contact)
+            record_event(PeopleEvent.Kind.CREATED, {}, contact=contact, actor=None, at=now)
     except IntegrityError:
         raise InvalidInput(f"{address} already belongs to another contact.") from None
     return contact
@@ -130,11 +138,9 @@ def get_or_create_contact(*, email: str, now: datetime, name: str = "") -> Conta
 def add_email(contact: Contact, address: str, *, actor: User) -> ContactEmail:
     permissions.check_manage_people(actor)
     address = normalize_email(address)
-    try:
-        with transaction.atomic():
-            return ContactEmail.objects.create(contact=contact, address=address)
-    except IntegrityError:
-        raise InvalidInput(f"{address} already belongs to another contact.") from None
+    with unique_or(f"{address} already belongs to another contact."):
+        email = ContactEmail.objects.create(contact=contact, address=address)
+    return email
 
 
 def update_contact_fields(
@@ -144,39 +150,6 @@ def update_contact_fields(
     contact.custom_fields = clean_custom_fields("contact", values, existing=contact.custom_fields)
     contact.save(update_fields=["custom_fields"])
     return contact
-
-
-def merge_contacts(source: Contact, target: Contact, *, actor: User, now: datetime) -> Contact:
-    """Fold `source` into `target`: addresses and tickets move; `source` points to `target`."""
-    from patron.tickets import services as ticket_services
-
-    permissions.check_manage_people(actor)
-    if source.pk == target.pk:
-        raise InvalidInput("A contact cannot be merged into itself.")
-    if source.merged_into_id is not None:
-        raise InvalidInput(f"{source} was already merged into another contact.")
-    if target.merged_into_id is not None:
-        # Merging into a merged contact would hide tickets, or loop find_contact forever.
-        raise InvalidInput(f"{target} was merged into {target.merged_into}; merge into that one.")
-    with transaction.atomic():
-        ContactEmail.objects.filter(contact=source).update(contact=target, primary=False)
-        ticket_ids = []
-        for ticket in source.tickets.select_for_update().order_by("id"):
-            ticket_services.change_requester(ticket, target, actor=actor, now=now)
-            ticket_ids.append(ticket.pk)
-        for field in ("phone", "language", "time_zone"):
-            if not getattr(target, field) and getattr(source, field):
-                setattr(target, field, getattr(source, field))
-        if target.organization_id is None and source.organization_id is not None:
-            target.organization_id = source.organization_id
-        target.custom_fields = {**source.custom_fields, **target.custom_fields}
-        target.save()
-        source.merged_into = target
-        source.save(update_fields=["merged_into"])
-        moved = {"source": source.pk, "target": target.pk, "tickets": len(ticket_ids)}
-        _record(PeopleEvent.Kind.MERGED, moved, contact=source, actor=actor, at=now)
-        _record(PeopleEvent.Kind.MERGED_IN, moved, contact=target, actor=actor, at=now)
-    return target
 
 
 def create_organization(
@@ -190,11 +163,11 @@ def create_organization(
     custom_fields: Mapping[str, object] | None = None,
 ) -> Organization:
     """Create an organization; contacts already writing from its domains join it."""
-    if relationship not in Relationship.values:
-        raise InvalidInput(f"Relationship must be client or customer, not {relationship!r}.")
+    check_relationship(relationship)
     if not name.strip():
         raise InvalidInput("An organization needs a name.")
     fields = clean_custom_fields("organization", custom_fields or {})
+    domains = [domain.lower() for domain in domains]
     try:
         with transaction.atomic():
             organization = Organization.objects.create(
@@ -206,11 +179,17 @@ def create_organization(
                 created_at=now,
             )
             for domain in domains:
-                OrganizationDomain.objects.create(organization=organization, domain=domain.lower())
+                OrganizationDomain.objects.create(organization=organization, domain=domain)
                 Contact.objects.filter(
                     organization__isnull=True, emails__address__iendswith=f"@{domain}"
                 ).update(organization=organization)
-            _reindex_after_commit(organization=organization)
+            record_event(
+                PeopleEvent.Kind.CREATED,
+                {"domains": domains},
+                organization=organization,
+                actor=None,
+                at=now,
+            )
     except IntegrityError:
         raise InvalidInput(
             f"An organization called {name.strip()!r} or one of its domains already exists."
@@ -229,8 +208,7 @@ def set_relationship(
 
     The change is recorded as a PeopleEvent in the same transaction: it moves SLAs and reports."""
     permissions.check_change_relationship(actor)
-    if relationship not in Relationship.values:
-        raise InvalidInput(f"Relationship must be client or customer, not {relationship!r}.")
+    check_relationship(relationship)
     with transaction.atomic():
         previous = (
             Organization.objects.select_for_update()
@@ -240,7 +218,7 @@ def set_relationship(
         organization.relationship = relationship
         organization.save(update_fields=["relationship"])
         if previous != relationship:
-            _record(
+            record_event(
                 PeopleEvent.Kind.RELATIONSHIP_CHANGED,
                 {"from": previous, "to": relationship},
                 organization=organization,
@@ -250,32 +228,21 @@ def set_relationship(
     return organization
 
 
-def _reindex_after_commit(
-    *, contact: Contact | None = None, organization: Organization | None = None
-) -> None:
-    """Keep the search index current once the change that touched these people commits."""
-    from patron.search import services as search
-
-    if contact is not None:
-        transaction.on_commit(partial(search.index_contact, contact.pk), robust=True)
-    if organization is not None:
-        transaction.on_commit(partial(search.index_organization, organization.pk), robust=True)
-
-
-def _record(
+def record_event(
     kind: str,
     data: Mapping[str, object],
     *,
-    actor: User,
+    actor: User | None,
     at: datetime,
     contact: Contact | None = None,
     organization: Organization | None = None,
 ) -> PeopleEvent:
     """Write one line of a contact's or organization's audit trail, inside the change's
-    transaction."""
+    transaction; its receipts (search re-index included) are delivered after commit."""
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("_record() must run inside the transaction of the change it records")
-    _reindex_after_commit(contact=contact, organization=organization)
+        raise RuntimeError(
+            "record_event() must run inside the transaction of the change it records"
+        )
     return PeopleEvent.objects.create(
         kind=kind, contact=contact, organization=organization, actor=actor, at=at, data=dict(data)
     )
@@ -332,8 +299,8 @@ def update_contact(
     if "time_zone" in values:
         values["time_zone"] = check_time_zone(values["time_zone"])
     override = values.get("relationship_override", "")
-    if override and override not in Relationship.values:
-        raise InvalidInput(f"Relationship must be client or customer, not {override!r}.")
+    if override:
+        check_relationship(override)
     fields = (
         clean_custom_fields("contact", custom_fields, existing=contact.custom_fields)
         if custom_fields is not None
@@ -351,12 +318,12 @@ def update_contact(
             contact.save(update_fields=[*CONTACT_TEXT_FIELDS, "custom_fields"])
             if address:
                 ContactEmail.objects.create(contact=contact, address=address)
-                _record(
+                record_event(
                     PeopleEvent.Kind.EMAIL_ADDED, {"address": address}, contact=contact,
                     actor=actor, at=now,
                 )  # fmt: skip
             if changed:
-                _record(
+                record_event(
                     PeopleEvent.Kind.UPDATED,
                     {"fields": changed},
                     contact=contact,
@@ -382,7 +349,7 @@ def attach_to_organization(
         contact.organization = organization
         contact.save(update_fields=["organization"])
         # One line, on the new organization (else the old one); the old one finds it by "from".
-        _record(
+        record_event(
             PeopleEvent.Kind.ATTACHED,
             {"from": previous, "to": organization.pk if organization else None},
             contact=contact, actor=actor, at=now,
@@ -475,7 +442,7 @@ def update_organization(
                     Contact.objects.filter(
                         organization__isnull=True, emails__address__iendswith=f"@{domain}"
                     ).update(organization=organization)
-            _record(
+            record_event(
                 PeopleEvent.Kind.UPDATED, {"fields": changed}, organization=organization,
                 actor=actor, at=now,
             )  # fmt: skip
@@ -485,38 +452,6 @@ def update_organization(
             "Another organization already has that name or one of those domains."
         ) from None
     return organization
-
-
-def create_agent(
-    *,
-    username: str,
-    email: str,
-    password: str | None,
-    role: str = Role.AGENT,
-    first_name: str = "",
-    last_name: str = "",
-    teams: Iterable[Team] = (),
-    restricted_to_teams: bool = False,
-) -> AgentProfile:
-    """Create a Django user and their agent profile; admins may also use Django's admin."""
-    if role not in Role.values:
-        raise InvalidInput(f"Role must be one of {', '.join(Role.values)}, not {role!r}.")
-    user_model = get_user_model()
-    with transaction.atomic():
-        user = user_model.objects.create_user(
-            username=username,
-            email=email,
-            password=password,
-            first_name=first_name,
-            last_name=last_name,
-            is_staff=role == Role.ADMIN,
-            is_superuser=role == Role.ADMIN,
-        )
-        profile = AgentProfile.objects.create(
-            user=user, role=role, restricted_to_teams=restricted_to_teams
-        )
-        profile.teams.set(list(teams))
-    return profile
 
 
 def ensure_builtin_segments() -> None:
@@ -532,75 +467,64 @@ def ensure_builtin_segments() -> None:
         )
 
 
-def _other_active_admins(profile: AgentProfile) -> bool:
-    return (
-        AgentProfile.objects.filter(role=Role.ADMIN, user__is_active=True)
-        .exclude(pk=profile.pk)
-        .exists()
-    )
+# Segments
+
+SEGMENT_TARGETS = ("contact", "organization", "ticket")
 
 
-def update_agent(
-    profile: AgentProfile,
+def check_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """The rule as stored (the engine's form), after checking every target can read it;
+    InvalidInput says what is wrong."""
+    if not (rule.get("all") or rule.get("any")):
+        raise InvalidInput("Add at least one condition.")
+    stored = conditions.validate(SEGMENT_TARGETS[0], rule)
+    for target in SEGMENT_TARGETS[1:]:
+        conditions.to_q(target, rule)
+    return stored
+
+
+def save_segment(
+    segment: Segment | None,
     *,
     actor: User,
-    role: str | None = None,
-    teams: Iterable[Team] | None = None,
-    skills: Iterable[str] | None = None,
-    languages: Iterable[str] | None = None,
-    capacity: int | None = None,
-    availability: str | None = None,
-    restricted_to_teams: bool | None = None,
-    active: bool | None = None,
-) -> AgentProfile:
-    """Change what an agent may do and what work suits them (None leaves a field as it is).
-
-    Agents are deactivated, never deleted: their name stays on the tickets they worked. The
-    last active admin cannot be demoted or deactivated, or nobody could change settings."""
+    name: str,
+    rule: Mapping[str, Any],
+    description: str = "",
+) -> Segment:
+    """Create (segment=None) or change a segment; built-in segments cannot be changed."""
     permissions.check_administer(actor)
-    if role is not None and role not in Role.values:
-        raise InvalidInput(f"Role must be one of {', '.join(Role.values)}, not {role!r}.")
-    if availability is not None and availability not in Availability.values:
-        raise InvalidInput(
-            f"Availability must be one of {', '.join(Availability.values)}, not {availability!r}."
-        )
-    if capacity is not None and capacity < 0:
-        raise InvalidInput("Capacity cannot be negative.")
-    losing_admin = profile.role == Role.ADMIN and (
-        (role is not None and role != Role.ADMIN) or active is False
-    )
-    with transaction.atomic():
-        if losing_admin:  # two admins stepping down at once must not both succeed
-            list(AgentProfile.objects.select_for_update().filter(role=Role.ADMIN))
-        if losing_admin and profile.user.is_active and not _other_active_admins(profile):
-            who = "yourself" if profile.user_id == actor.pk else str(profile.user)
-            raise InvalidInput(
-                f"You cannot demote or deactivate {who}: Patron needs at least one active admin. "
-                "Make another agent an admin first."
-            )
-        if role is not None:
-            profile.role = role
-        if skills is not None:
-            profile.skills = sorted({s.strip() for s in skills if s.strip()})
-        if languages is not None:
-            profile.languages = sorted({s.strip() for s in languages if s.strip()})
-        if capacity is not None:
-            profile.capacity = capacity
-        if availability is not None:
-            profile.availability = availability
-        if restricted_to_teams is not None:
-            profile.restricted_to_teams = restricted_to_teams
-        # Only what this function edits: a digest run may be writing last_digest_* meanwhile.
-        profile.save(
-            update_fields=[
-                "role", "skills", "languages", "capacity", "availability", "restricted_to_teams",
-            ]
-        )  # fmt: skip
-        if teams is not None:
-            profile.teams.set(list(teams))
-        user = profile.user
-        user.is_staff = user.is_superuser = profile.role == Role.ADMIN
-        if active is not None:
-            user.is_active = active
-        user.save(update_fields=["is_staff", "is_superuser", "is_active"])
-    return profile
+    if segment is not None and segment.builtin:
+        raise InvalidInput(f"{segment.name} is built in and cannot be changed.")
+    name = name.strip()
+    if not name:
+        raise InvalidInput("Name: a segment needs a name.")
+    stored = check_rule(rule)
+    same_name = Segment.objects.filter(name__iexact=name)
+    if segment is not None:
+        same_name = same_name.exclude(pk=segment.pk)
+    taken = f"Name: a segment called {name!r} already exists."
+    if same_name.exists():
+        raise InvalidInput(taken)
+    segment = segment or Segment(slug=_free_slug(name))
+    segment.name = name
+    segment.description = description.strip()
+    segment.rule = stored
+    with unique_or(taken):
+        segment.save()
+    return segment
+
+
+def _free_slug(name: str) -> str:
+    base = slugify(name)[:56] or "segment"
+    slug, n = base, 2
+    while Segment.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def delete_segment(segment: Segment, *, actor: User) -> None:
+    """Delete a segment an admin made; built-in segments stay."""
+    permissions.check_administer(actor)
+    if segment.builtin:
+        raise InvalidInput(f"{segment.name} is built in and cannot be deleted.")
+    segment.delete()

@@ -17,7 +17,8 @@ from patron.people.models import CustomFieldDefinition
 from patron.people.services import normalize_email
 from patron.portal import services
 from patron.portal.services import WebRequest, check_attachments
-from patron.tickets.services import MAX_SUBJECT_LENGTH, Upload, max_attachment_bytes
+from patron.tickets.attachments import Upload, max_attachment_bytes
+from patron.tickets.services import MAX_SUBJECT_LENGTH
 
 FieldType = CustomFieldDefinition.FieldType
 CUSTOM_PREFIX = "custom_"

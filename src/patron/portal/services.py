@@ -19,6 +19,7 @@ from django.utils.crypto import salted_hmac
 from patron.core.errors import InvalidInput, PatronError
 from patron.people import services as people
 from patron.portal.models import WebFormSubmission
+from patron.tickets import attachments
 from patron.tickets import services as tickets
 from patron.tickets.models import Channel, Ticket
 
@@ -55,7 +56,7 @@ class WebRequest:
     email: str
     subject: str
     message: str
-    uploads: Sequence[tickets.Upload] = ()
+    uploads: Sequence[attachments.Upload] = ()
     custom_fields: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -116,7 +117,7 @@ def check_attachments(files: Sequence[tuple[str, int]]) -> None:
     """Refuse too many or too large files from their (name, size) before any is read."""
     if len(files) > max_files():
         raise InvalidInput(f"You can attach at most {max_files()} files; you chose {len(files)}.")
-    limit = tickets.max_attachment_bytes()
+    limit = attachments.max_attachment_bytes()
     for filename, size in files:
         if size > limit:
             raise InvalidInput(

@@ -57,7 +57,7 @@ def _render(
     )
     if embed:
         # Only the embeddable variant may be framed, by any site; everything else stays DENY.
-        response.xframe_options_exempt = True  # type: ignore[attr-defined]
+        response.xframe_options_exempt = True
     return response
 
 

@@ -1,9 +1,10 @@
 """One row per searchable document; the database's own full-text index points at it.
 
 SQLite: an FTS5 table `search_fts` over `title_terms` and `body_terms` (external content, kept
-in step by triggers), created by migration 0001 on SQLite only. PostgreSQL: `search_vector`, a
-tsvector of the same two columns in the `simple` configuration, with a GIN index created by the
-same migration on PostgreSQL only.
+in step by triggers) whose rowid is the document's `order_key`, so FTS5 hands matches out in
+the order results are shown and a page stops reading after its rows (migration 0002).
+PostgreSQL: `search_vector`, a tsvector of the same two columns in the `simple` configuration,
+title words weighted A and body words B, with a GIN index; both made on their database only.
 """
 
 from __future__ import annotations
@@ -19,6 +20,20 @@ class Kind(models.TextChoices):
     CONTACT = "contact", "Contact"
     ORGANIZATION = "organization", "Organization"
     TICKET = "ticket", "Ticket"
+
+
+# The order key: the kind's rank above this many bits, the object's id below them.
+ORDER_KEY_SHIFT = 40
+KIND_RANK = {Kind.TICKET: 1, Kind.ORGANIZATION: 2, Kind.CONTACT: 3}
+
+
+def order_key(kind: str, object_id: int) -> int:
+    """Where a document sorts among hits of the same standing, highest first: contacts, then
+    organizations, then tickets, each newest (highest id) first. Fixed for the object's life,
+    so re-indexing never moves a document and both databases compute the same key."""
+    if not 0 < object_id < 1 << ORDER_KEY_SHIFT:
+        raise ValueError(f"object id {object_id} is outside the order key's range")
+    return (KIND_RANK[Kind(kind)] << ORDER_KEY_SHIFT) + object_id
 
 
 class VectorField(models.Field[Any, Any]):
@@ -38,6 +53,9 @@ class SearchDocument(models.Model):
     title_terms = models.TextField(blank=True, help_text="Normalized words (see search.text).")
     body_terms = models.TextField(blank=True)
     search_vector = VectorField(null=True, blank=True, help_text="PostgreSQL only.")
+    order_key = models.BigIntegerField(
+        unique=True, help_text="order_key(kind, object_id); the FTS5 rowid on SQLite."
+    )
 
     class Meta:
         constraints = [

@@ -22,5 +22,9 @@ def matching(documents: QuerySet[SearchDocument], tsquery: str) -> QuerySet[Sear
 
 
 def refresh_vectors(documents: QuerySet[SearchDocument]) -> None:
-    """Compute the vector of each document from its normalized words."""
-    documents.update(search_vector=SearchVector("title_terms", "body_terms", config=CONFIG))
+    """Compute the vector of each document from its normalized words, title words weighted A
+    and body words B (`Terms.tsquery(title_only=True)` asks for A)."""
+    documents.update(
+        search_vector=SearchVector("title_terms", weight="A", config=CONFIG)
+        + SearchVector("body_terms", weight="B", config=CONFIG)
+    )

@@ -4,13 +4,18 @@ Matching is the database's own: FTS5 `MATCH` on SQLite, `tsvector @@ to_tsquery(
 on PostgreSQL, over the same normalized words (see `search.text`), every query word required and
 the last one also as a prefix.
 
-Ranking is ours, computed in SQL the same way on both, because bm25() and ts_rank() disagree:
+Order, the same on both, chosen so that a page costs the same however many documents match:
 
-    score = Σ over query words: 2 if the word is in the title + 1 if it is in the body
+    first the hits with every query word in the title (a prefix word counts when a title word
+    starts with it), then the others; within each, by `SearchDocument.order_key` descending:
+    contacts, organizations, then tickets, newest (highest id) first.
 
-(a prefix word counts when a word starts with it), highest first; ties by kind (contact,
-organization, ticket), then newest object (id descending). The cursor is that sort key of the
-last hit, so pages never overlap or skip, however many there are.
+The order key is the FTS5 rowid, so SQLite reads matches in that order straight from the
+full-text index and stops after a page (PostgreSQL walks the key's index or sorts the matches,
+as its planner judges). Nothing ranks every match, nothing caps them: the cursor is (group,
+order key) of the last hit, so pages never overlap or skip, however many there are. No count of
+all matches is shown, as counting them would cost what ranking them did; "More results" says
+whether another page exists.
 """
 
 from __future__ import annotations
@@ -22,13 +27,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import reduce
-from operator import add
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import (
     Case,
     CharField,
+    Exists,
     IntegerField,
     OuterRef,
     Q,
@@ -37,25 +42,25 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.expressions import Combinable
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from patron.core import permissions
 from patron.core.errors import InvalidInput
+from patron.people import permissions
 from patron.people.models import Contact, Organization, Relationship
 from patron.search.models import Kind, SearchDocument
 from patron.search.text import Terms, highlight
 from patron.tickets.models import Status, Ticket
 
 if TYPE_CHECKING:
-    from patron.core.permissions import AnyUser
+    from patron.people.permissions import AnyUser
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
-TITLE_WEIGHT = 2
-BODY_WEIGHT = 1
+# The two groups of hits, shown in this order.
+IN_TITLE = 1
+ELSEWHERE = 0
 TICKET_ONLY_FILTERS = ("status", "assignee_id")
 
 
@@ -92,7 +97,7 @@ class Hit:
     title: str
     title_html: SafeString
     snippet_html: SafeString
-    score: int
+    in_title: bool  # every query word is in the title: the first group of hits
     url: str = ""
     reference: str = ""  # "#1042" for a ticket
     status: str = ""  # a ticket's status
@@ -114,24 +119,23 @@ class Page:
 
 @dataclass(frozen=True)
 class _Position:
-    score: int
-    kind: str
-    id: int
+    group: int  # IN_TITLE or ELSEWHERE
+    order_key: int
 
     def encode(self) -> str:
-        raw = json.dumps([self.score, self.kind, self.id], separators=(",", ":"))
+        raw = json.dumps([self.group, self.order_key], separators=(",", ":"))
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
     def decode(cls, cursor: str) -> _Position:
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            score, kind, id = json.loads(raw)
-            if not (isinstance(score, int) and isinstance(kind, str) and isinstance(id, int)):
+            group, order_key = json.loads(raw)
+            if group not in (IN_TITLE, ELSEWHERE) or not isinstance(order_key, int):
                 raise ValueError
         except (ValueError, TypeError, binascii.Error):
             raise InvalidInput("That page of results has expired; search again.") from None
-        return cls(score, kind, id)
+        return cls(group, order_key)
 
 
 def query(
@@ -149,34 +153,64 @@ def query(
         return Page()
     filters = filters or Filters()
     limit = max(1, min(limit, MAX_LIMIT))
-    documents = _match(SearchDocument.objects.all(), terms)
     # The scope inside a CASE is no index's business: SQLite, which keeps no statistics, would
     # otherwise drive the query from the (kind, object_id) index, visiting every ticket's
-    # document even for a word found in three of them (at 100,000 tickets: 170 ms).
+    # document even for a word found in three of them, instead of the full-text index's order.
     in_scope = Case(
         When(_scope(user, kinds, filters), then=Value(1)),
         default=Value(0),
         output_field=IntegerField(),
     )
-    documents = documents.alias(in_scope=in_scope).filter(in_scope=1)
-    documents = documents.annotate(score=_score(terms))
-    if cursor:
-        after = _Position.decode(cursor)
-        documents = documents.filter(
-            Q(score__lt=after.score)
-            | Q(score=after.score, kind__gt=after.kind)
-            | Q(score=after.score, kind=after.kind, object_id__lt=after.id)
-        )
-    # First rank every match by its sort key alone, then read texts and ticket fields for the
-    # page's rows only: carrying them through the sort costs a lookup per match.
-    ranked = list(
-        documents.order_by("-score", "kind", "-object_id").values("id", "score")[: limit + 1]
-    )
-    rows = _rows([row["id"] for row in ranked[:limit]])
-    hits = [_hit({**rows[row["id"]], "score": row["score"]}, terms) for row in ranked[:limit]]
+    documents = SearchDocument.objects.alias(in_scope=in_scope).filter(in_scope=1)
+    after = _Position.decode(cursor) if cursor else None
+    # Read limit + 1 rows, from the first group and then the second, to know if there is more.
+    ranked: list[tuple[int, int, int]] = []  # (group, order key, document id)
+    for group in (IN_TITLE, ELSEWHERE):
+        if after is not None and group > after.group:
+            continue  # that group was read to its end on earlier pages
+        below = after.order_key if after is not None and group == after.group else None
+        rows = _in_order(documents, terms, group, below)[: limit + 1 - len(ranked)]
+        ranked += [(group, row["order_key"], row["id"]) for row in rows]
+        if len(ranked) > limit:
+            break
+    page = ranked[:limit]
+    texts = _rows([id for _, _, id in page])
+    hits = [_hit(texts[id], terms, in_title=group == IN_TITLE) for group, _, id in page]
     more = len(ranked) > limit
-    next_cursor = _Position(hits[-1].score, hits[-1].kind, hits[-1].id).encode() if more else None
+    next_cursor = _Position(page[-1][0], page[-1][1]).encode() if more else None
     return Page(hits=hits, next_cursor=next_cursor)
+
+
+def _in_order(
+    documents: QuerySet[SearchDocument], terms: Terms, group: int, below: int | None
+) -> QuerySet[SearchDocument, Any]:
+    """One group's matches in order, after `below` (an order key) if given: a lazy queryset
+    the caller slices, so the database reads no further than the page."""
+    if connection.vendor == "sqlite":
+        # Joined to the FTS5 cursor and ordered by its rowid (the order key), so FTS5 hands
+        # the matches out in order and SQLite stops at the LIMIT; the key bound is on the
+        # rowid too, so a later page starts where it left off instead of reading up to it.
+        title = terms.fts5(title_only=True)
+        where = ["search_fts.rowid = search_searchdocument.order_key", "search_fts MATCH %s"]
+        params: list[object] = [title if group == IN_TITLE else f"({terms.fts5()}) NOT ({title})"]
+        if below is not None:
+            where.append("search_fts.rowid < %s")
+            params.append(below)
+        documents = documents.extra(
+            tables=["search_fts"], where=where, params=params, order_by=["-search_fts.rowid"]
+        )
+        return documents.values("id", "order_key")
+    if connection.vendor == "postgresql":
+        from patron.search import postgres
+
+        title = terms.tsquery(title_only=True)
+        tsquery = title if group == IN_TITLE else f"({terms.tsquery()}) & !({title})"
+        documents = postgres.matching(documents, tsquery)
+    else:
+        documents = _like(documents, terms, group)
+    if below is not None:
+        documents = documents.filter(order_key__lt=below)
+    return documents.order_by("-order_key").values("id", "order_key")
 
 
 def _rows(ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -202,47 +236,18 @@ def _rows(ids: list[int]) -> dict[int, dict[str, Any]]:
     }
 
 
-def _match(documents: QuerySet[SearchDocument], terms: Terms) -> QuerySet[SearchDocument]:
-    if connection.vendor == "sqlite":
-        # A join, not `id IN (SELECT rowid …)`: SQLite then reads the matches straight from the
-        # full-text cursor instead of copying them into a temporary table first (a common word
-        # matches most documents).
-        return documents.extra(
-            tables=["search_fts"],
-            where=["search_fts.rowid = search_searchdocument.id", "search_fts MATCH %s"],
-            params=[terms.fts5()],
-        )
-    if connection.vendor == "postgresql":
-        from patron.search import postgres
+def _like(
+    documents: QuerySet[SearchDocument], terms: Terms, group: int
+) -> QuerySet[SearchDocument]:
+    """Any other database: the same words and groups by LIKE, without an index."""
 
-        return postgres.matching(documents, terms.tsquery())
-    # Any other database: the same words by LIKE, without an index.
-    every_word = [
-        Q(title_terms__contains=f" {w} ") | Q(body_terms__contains=f" {w} ") for w in terms.exact
-    ]
-    every_word.append(
-        Q(title_terms__contains=f" {terms.prefix}") | Q(body_terms__contains=f" {terms.prefix}")
-    )
-    return documents.filter(reduce(lambda a, b: a & b, every_word))
+    def word(pattern: str, *columns: str) -> Q:
+        return reduce(lambda a, b: a | b, [Q(**{f"{c}__contains": pattern}) for c in columns])
 
-
-def _score(terms: Terms) -> Combinable:
-    """Sum of 2 per word in the title and 1 per word in the body: plain LIKE on both."""
-
-    def weight(column: str, pattern: str, points: int) -> Case:
-        return Case(
-            When(**{f"{column}__contains": pattern}, then=Value(points)),
-            default=Value(0),
-            output_field=IntegerField(),
-        )
-
-    patterns = [f" {word} " for word in terms.exact] + [f" {terms.prefix}"]
-    parts = [
-        weight(column, pattern, points)
-        for pattern in patterns
-        for column, points in (("title_terms", TITLE_WEIGHT), ("body_terms", BODY_WEIGHT))
-    ]
-    return reduce(add, parts)
+    patterns = [f" {w} " for w in terms.exact] + [f" {terms.prefix}"]
+    anywhere = reduce(lambda a, b: a & b, [word(p, "title_terms", "body_terms") for p in patterns])
+    in_title = reduce(lambda a, b: a & b, [word(p, "title_terms") for p in patterns])
+    return documents.filter(in_title if group == IN_TITLE else anywhere & ~in_title)
 
 
 def _scope(user: AnyUser, kinds: Iterable[str] | None, filters: Filters) -> Q:
@@ -260,8 +265,10 @@ def _scope(user: AnyUser, kinds: Iterable[str] | None, filters: Filters) -> Q:
         if filters.relationship:
             tickets = tickets.filter(_relationship_is(filters.relationship, "requester__"))
         tickets = tickets.filter(_dates(filters, f"{filters.date_field}_at"))
-        visible = permissions.visible_tickets(user, tickets).values("pk")
-        scope |= Q(kind=Kind.TICKET, object_id__in=visible)
+        # EXISTS, one lookup per candidate, not IN (…), which SQLite would first fill with
+        # the id of every ticket the user may see.
+        visible = permissions.visible_tickets(user, tickets).filter(pk=OuterRef("object_id"))
+        scope |= Q(Exists(visible), kind=Kind.TICKET)
     people_filtered = filters.relationship or filters.date_from or filters.date_to
     if Kind.CONTACT in wanted:
         if people_filtered:
@@ -307,7 +314,7 @@ def _dates(filters: Filters, column: str) -> Q:
     return bounds
 
 
-def _hit(row: Mapping[str, Any], terms: Terms) -> Hit:
+def _hit(row: Mapping[str, Any], terms: Terms, *, in_title: bool) -> Hit:
     kind = str(row["kind"])
     object_id = int(row["object_id"])
     number = row["ticket_number"]
@@ -317,7 +324,7 @@ def _hit(row: Mapping[str, Any], terms: Terms) -> Hit:
         title=str(row["title"]),
         title_html=highlight(str(row["title"]), terms, whole=True),
         snippet_html=highlight(str(row["body"]), terms),
-        score=int(row["score"]),
+        in_title=in_title,
         url=_url(kind, object_id, number),
         reference=f"#{number}" if kind == Kind.TICKET and number is not None else "",
         status=str(row["ticket_status"] or ""),

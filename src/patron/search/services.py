@@ -1,8 +1,9 @@
 """Writing the index: one document per ticket, contact and organization, idempotent.
 
 Tickets are kept current by the `search_index` event consumer (`patron.core.consumers`);
-contacts and organizations when a ticket of theirs is created or changes requester, and in
-full by `patron manage reindex`.
+contacts and organizations when a ticket of theirs is created or changes requester, and by the
+`search_index_people` consumer of their own PeopleEvents; everything in full by
+`patron manage reindex`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Prefetch, QuerySet
 
-from patron.people.models import Contact, ContactEmail, Organization
-from patron.search.models import Kind, SearchDocument
+from patron.people.models import Contact, ContactEmail, Organization, PeopleEvent
+from patron.search.models import Kind, SearchDocument, order_key
 from patron.search.text import index_terms
 from patron.tickets.models import EventKind, Message, Ticket, TicketEvent
 
@@ -32,10 +33,26 @@ class Document:
     extra_title_terms: str = ""  # words that count as title without being shown (a ticket number)
 
 
-def ticket_document(ticket: Ticket) -> Document:
+def _ticket_document(pk: int, subject: str, number: int, bodies: Iterable[str]) -> Document:
     """Subject, then every message (internal notes too: only agents search)."""
-    body = "\n\n".join(message.body_text for message in ticket.messages.all())
-    return Document(Kind.TICKET, ticket.pk, ticket.subject, body, str(ticket.number))
+    return Document(Kind.TICKET, pk, subject, "\n\n".join(bodies), str(number))
+
+
+def _ticket_documents(ids: Iterable[int]) -> list[Document]:
+    """The documents of these tickets (merged ones have none), read as plain rows: building a
+    model instance per ticket and message would cost more than indexing them."""
+    tickets = list(
+        Ticket.objects.filter(pk__in=list(ids), merged_into__isnull=True).values_list(
+            "pk", "subject", "number"
+        )
+    )
+    bodies: dict[int, list[str]] = {pk: [] for pk, _, _ in tickets}
+    messages = Message.objects.filter(ticket_id__in=list(bodies)).order_by(
+        "ticket_id", "created_at", "id"
+    )
+    for ticket_id, body in messages.values_list("ticket_id", "body_text"):
+        bodies[ticket_id].append(body)
+    return [_ticket_document(pk, subject, number, bodies[pk]) for pk, subject, number in tickets]
 
 
 def contact_document(contact: Contact) -> Document:
@@ -47,15 +64,6 @@ def contact_document(contact: Contact) -> Document:
 def organization_document(organization: Organization) -> Document:
     domains = sorted(domain.domain for domain in organization.domains.all())
     return Document(Kind.ORGANIZATION, organization.pk, organization.name, "\n".join(domains))
-
-
-def _ticket_queryset() -> QuerySet[Ticket]:
-    messages = Message.objects.only("ticket_id", "body_text", "created_at").order_by(
-        "created_at", "id"
-    )
-    return Ticket.objects.filter(merged_into__isnull=True).prefetch_related(
-        Prefetch("messages", queryset=messages)
-    )
 
 
 def _contact_queryset() -> QuerySet[Contact]:
@@ -84,27 +92,34 @@ def index_organization(org_id: int) -> None:
 
 
 def index_tickets(ticket_ids: Iterable[int]) -> None:
-    _index(Kind.TICKET, ticket_ids, _ticket_queryset(), ticket_document)
+    _index(Kind.TICKET, ticket_ids, _ticket_documents)
 
 
 def index_contacts(contact_ids: Iterable[int]) -> None:
-    _index(Kind.CONTACT, contact_ids, _contact_queryset(), contact_document)
+    _index(Kind.CONTACT, contact_ids, _documents(_contact_queryset(), contact_document))
 
 
 def index_organizations(org_ids: Iterable[int]) -> None:
-    _index(Kind.ORGANIZATION, org_ids, _organization_queryset(), organization_document)
+    _index(Kind.ORGANIZATION, org_ids, _documents(_organization_queryset(), organization_document))
 
 
-def _index[T: Any](
-    kind: str, ids: Iterable[int], queryset: QuerySet[T], build: Callable[[T], Document]
+def _documents[T: Any](
+    queryset: QuerySet[T], build: Callable[[T], Document]
+) -> Callable[[Iterable[int]], list[Document]]:
+    """The documents of those of `queryset` with these ids."""
+    return lambda ids: [build(item) for item in queryset.filter(pk__in=list(ids))]
+
+
+def _index(
+    kind: str, ids: Iterable[int], documents_of: Callable[[Iterable[int]], list[Document]]
 ) -> None:
     """(Re-)index these objects of one kind; those that no longer qualify leave the index."""
     wanted = set(ids)
     if not wanted:
         return
-    found = list(queryset.filter(pk__in=wanted))
-    _write([build(item) for item in found])
-    gone = wanted - {item.pk for item in found}
+    documents = documents_of(wanted)
+    _write(documents)
+    gone = wanted - {document.object_id for document in documents}
     if gone:
         SearchDocument.objects.filter(kind=kind, object_id__in=gone).delete()
 
@@ -123,6 +138,7 @@ def _write(documents: list[Document]) -> None:
             body=document.body,
             title_terms=index_terms(document.title, document.extra_title_terms),
             body_terms=index_terms(document.body),
+            order_key=order_key(document.kind, document.object_id),
         )
         for document in documents
     ]
@@ -175,6 +191,20 @@ def index_after_events(events: list[TicketEvent]) -> None:
     index_organizations(organization_ids - set(indexed))
 
 
+def index_after_people_event(event: PeopleEvent) -> None:
+    """The `search_index_people` consumer: re-index the contact and the organization the event
+    is on (a merged contact leaves the index)."""
+    index_after_people_events([event])
+
+
+def index_after_people_events(events: list[PeopleEvent]) -> None:
+    """The `search_index_people` consumer for a batch: each contact and organization once."""
+    index_contacts({event.contact_id for event in events if event.contact_id is not None})
+    index_organizations(
+        {event.organization_id for event in events if event.organization_id is not None}
+    )
+
+
 def _batches[T](items: Iterable[T], size: int) -> Iterator[list[T]]:
     batch: list[T] = []
     for item in items:
@@ -190,21 +220,29 @@ def reindex_all(*, progress: Callable[[str, int, int], None] | None = None) -> d
     """Rebuild every document (for existing data, and after a restore); return counts by kind.
 
     `progress(kind, done, total)` is called after each batch."""
-    sources: list[tuple[str, QuerySet[Any], Callable[[Any], Document]]] = [
-        (Kind.TICKET, _ticket_queryset(), ticket_document),
-        (Kind.CONTACT, _contact_queryset(), contact_document),
-        (Kind.ORGANIZATION, _organization_queryset(), organization_document),
+    sources: list[tuple[str, QuerySet[Any], Callable[[Iterable[int]], list[Document]]]] = [
+        (Kind.TICKET, Ticket.objects.filter(merged_into__isnull=True), _ticket_documents),
+        (
+            Kind.CONTACT,
+            _contact_queryset(),
+            _documents(_contact_queryset(), contact_document),
+        ),
+        (
+            Kind.ORGANIZATION,
+            _organization_queryset(),
+            _documents(_organization_queryset(), organization_document),
+        ),
     ]
     counts: dict[str, int] = {}
-    for kind, queryset, build in sources:
-        total = queryset.count()
+    for kind, queryset, documents_of in sources:
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
         done = 0
         with transaction.atomic():
             SearchDocument.objects.filter(kind=kind).delete()
-            for batch in _batches(queryset.order_by("pk").iterator(REINDEX_BATCH), REINDEX_BATCH):
-                _write([build(item) for item in batch])
+            for batch in _batches(ids, REINDEX_BATCH):
+                _write(documents_of(batch))
                 done += len(batch)
                 if progress is not None:
-                    progress(kind, done, total)
+                    progress(kind, done, len(ids))
         counts[kind] = done
     return counts

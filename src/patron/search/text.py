@@ -9,8 +9,10 @@ Snippets are built here too: the document text is escaped first, then matches ar
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -26,9 +28,17 @@ SNIPPET_WORDS = 32
 
 def normalize(text: str) -> str:
     """Fold case and strip diacritics: "Café Ørsted" → "cafe ørsted"."""
+    if text.isascii():  # no diacritics, nothing to compose: the same result, much sooner
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
+    stripped = decomposed.translate(_combining())
     return unicodedata.normalize("NFKC", stripped.casefold())
+
+
+@cache
+def _combining() -> dict[int, None]:
+    """A `str.translate` table that drops every combining character."""
+    return {code: None for code in range(sys.maxunicode + 1) if unicodedata.combining(chr(code))}
 
 
 def words(text: str) -> list[str]:
@@ -71,15 +81,19 @@ class Terms:
         """Does one normalized word of a document match a word of the query?"""
         return word in self.exact or word.startswith(self.prefix)
 
-    def fts5(self) -> str:
-        """An FTS5 MATCH expression: quoted words, so no input is ever FTS5 syntax."""
-        quoted = [f'"{word}"' for word in self.words]
-        return " ".join(quoted) + "*"
+    def fts5(self, *, title_only: bool = False) -> str:
+        """An FTS5 MATCH expression: quoted words, so no input is ever FTS5 syntax; with
+        `title_only`, every word must be in the title column."""
+        column = "title_terms : " if title_only else ""
+        quoted = [f'{column}"{word}"' for word in self.exact]
+        return " ".join([*quoted, f'{column}"{self.prefix}"*'])
 
-    def tsquery(self) -> str:
-        """A `to_tsquery` expression: quoted lexemes joined by &, the last one a prefix."""
-        quoted = [f"'{word}'" for word in self.words]
-        return " & ".join(quoted) + ":*"
+    def tsquery(self, *, title_only: bool = False) -> str:
+        """A `to_tsquery` expression: quoted lexemes joined by &, the last one a prefix; with
+        `title_only`, every word must carry the title's weight, A (`search.postgres`)."""
+        weight = "A" if title_only else ""
+        quoted = [f"'{word}'{':' + weight if weight else ''}" for word in self.exact]
+        return " & ".join([*quoted, f"'{self.prefix}':*{weight}"])
 
 
 def highlight(text: str, terms: Terms, *, whole: bool = False) -> SafeString:

@@ -6,8 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from patron.core import permissions
 from patron.core.errors import InvalidInput, NotAllowed
+from patron.people import permissions
 from patron.search import queries
 from patron.search.forms import SearchForm
 

@@ -4,7 +4,7 @@ from patron.tickets import models
 
 
 @admin.register(models.Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(admin.ModelAdmin[models.Ticket]):
     list_display = ("number", "subject", "status", "priority", "assignee", "updated_at")
     list_filter = ("status", "priority", "channel")
     search_fields = ("number", "subject")
@@ -12,7 +12,7 @@ class TicketAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.TicketEvent)
-class TicketEventAdmin(admin.ModelAdmin):
+class TicketEventAdmin(admin.ModelAdmin[models.TicketEvent]):
     list_display = ("ticket", "kind", "actor_kind", "at")
     list_filter = ("kind",)
     raw_id_fields = ("ticket",)

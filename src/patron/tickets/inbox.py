@@ -1,27 +1,39 @@
-"""The agent inbox: built-in and saved views, their conditions and counts, sorting with cursor
-pagination, and bulk actions that go through the per-ticket services."""
+"""The agent inbox: built-in and saved views and their counts, sorting with cursor pagination.
+
+A saved view's rule is a rule of the one condition language (`patron.conditions`); bulk actions
+are in `bulk.py`, saving and deleting views in `saved_views.py`."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
-from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
-from patron.core import permissions
-from patron.core.errors import InvalidInput, NotAllowed, PatronError
-from patron.people.models import Role, Team
-from patron.people.segments import rule_q
-from patron.tickets import queries, services
-from patron.tickets.models import Channel, Priority, SavedView, Status, Ticket, TicketType
+from patron import conditions
+from patron.core.errors import InvalidInput, NotAllowed
+from patron.people import permissions
+from patron.tickets import queries
+from patron.tickets.models import Priority, SavedView, Status, Ticket
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
@@ -41,23 +53,66 @@ class BuiltinView:
     sort: str
     filter: Callable[[AnyUser, datetime], Q] = field(compare=False)
     disabled_reason: str = ""
+    # Which count query counts it (`view_counts`): "queue" reads the ticket_counts index
+    # alone; "requester" also reads each open ticket's requester; "solved" reads its own range.
+    counted_in: str = "queue"
 
 
 def _open() -> Q:
     return Q(status__in=OPEN_STATUSES)
 
 
+# "Breaching soon": a clock due within the hour, or breached and still unanswered.
+BREACHING_WINDOW = timedelta(hours=1)
+UNSOLVED = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
+
+
+def _clock_due(now: datetime | None = None) -> Q:
+    """The SLA clocks (`patron.sla`, read through the ticket's `sla_clocks`) that make a ticket
+    urgent: running with a due time (within the window when `now` is given), or breached and
+    not yet answered."""
+    running = Q(sla_clocks__state="active", sla_clocks__due_at__isnull=False)
+    if now is not None:
+        running &= Q(sla_clocks__due_at__lte=now + BREACHING_WINDOW)
+    return running | Q(sla_clocks__state="breached", sla_clocks__stopped_at__isnull=True)
+
+
+def _breaching(now: datetime) -> Q:
+    urgent = Ticket.objects.filter(_clock_due(now)).values("pk")
+    return Q(status__in=UNSOLVED, pk__in=urgent)
+
+
+def _next_due() -> Subquery:
+    """A ticket's next SLA instant: the oldest unanswered breach, else the soonest due."""
+    clocks = (
+        Ticket.objects.filter(_clock_due(), pk=OuterRef("pk"))
+        .order_by("sla_clocks__due_at")
+        .values("sla_clocks__due_at")[:1]
+    )
+    return Subquery(clocks, output_field=DateTimeField())
+
+
 def _relationship(value: str) -> Q:
-    return rule_q("ticket", {"all": [{"field": "relationship", "op": "eq", "value": value}]})
+    return conditions.to_q("ticket", {"all": [{"field": "relationship", "value": value}]})
 
 
 BUILTIN_VIEWS: tuple[BuiltinView, ...] = (
     BuiltinView("mine", "My open", "-updated", lambda user, now: _open() & Q(assignee_id=user.pk)),
     BuiltinView("unassigned", "Unassigned", "created", lambda u, n: _open() & Q(assignee=None)),
     BuiltinView("all_open", "All open", "-updated", lambda user, now: _open()),
-    BuiltinView("clients", "Clients", "-updated", lambda u, n: _open() & _relationship("client")),
     BuiltinView(
-        "customers", "Customers", "-updated", lambda u, n: _open() & _relationship("customer")
+        "clients",
+        "Clients",
+        "-updated",
+        lambda u, n: _open() & _relationship("client"),
+        counted_in="requester",
+    ),
+    BuiltinView(
+        "customers",
+        "Customers",
+        "-updated",
+        lambda u, n: _open() & _relationship("customer"),
+        counted_in="requester",
     ),
     BuiltinView("pending", "Pending", "-updated", lambda u, n: Q(status=Status.PENDING)),
     BuiltinView("on_hold", "On hold", "-updated", lambda u, n: Q(status=Status.ON_HOLD)),
@@ -66,13 +121,10 @@ BUILTIN_VIEWS: tuple[BuiltinView, ...] = (
         "Solved (last 7 days)",
         "-updated",
         lambda user, now: Q(status=Status.SOLVED, solved_at__gte=now - SOLVED_WINDOW),
+        counted_in="solved",
     ),
     BuiltinView(
-        "breaching",
-        "Breaching soon",
-        "-updated",
-        lambda user, now: Q(pk__in=[]),
-        disabled_reason="SLA policies come later.",
+        "breaching", "Breaching soon", "sla", lambda user, now: _breaching(now), counted_in="sla"
     ),
 )
 BUILTIN_BY_KEY = {view.key: view for view in BUILTIN_VIEWS}
@@ -118,7 +170,7 @@ def resolve_view(user: AnyUser, key: str, *, now: datetime) -> ActiveView:
         if saved is not None:
             error = ""
             try:
-                q = ticket_conditions_q(saved.conditions)
+                q = conditions.to_q("ticket", saved.rule)
             except InvalidInput as invalid:
                 q, error = Q(pk__in=[]), f"This view shows nothing until it is fixed: {invalid}"
             return ActiveView(
@@ -140,117 +192,6 @@ def resolve_view(user: AnyUser, key: str, *, now: datetime) -> ActiveView:
     )
 
 
-# Conditions
-
-CONDITION_OPS = ("eq", "ne", "in", "contains", "before", "after")
-TICKET_FIELDS = ("status", "priority", "type", "channel", "team", "assignee", "tag")
-DATE_FIELDS = {"created": "created_at", "updated": "updated_at"}
-REQUESTER_FIELDS = ("relationship", "tier", "organization")
-CHOICES: dict[str, type[Status | Priority | TicketType | Channel]] = {
-    "status": Status,
-    "priority": Priority,
-    "type": TicketType,
-    "channel": Channel,
-}
-CONDITION_FIELDS = (*TICKET_FIELDS, *DATE_FIELDS, *REQUESTER_FIELDS, "custom.<key>")
-NOBODY = "none"  # the value for "no assignee" / "no team"
-
-
-def _values(value: object) -> list[Any]:
-    if isinstance(value, list):
-        return value
-    if isinstance(value, str) and "," in value:
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return [value]
-
-
-def _date(field_name: str, value: object) -> date:
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidInput(
-            f"The {field_name} date must look like 2026-11-23, not {value!r}."
-        ) from None
-
-
-def _equals_q(field_name: str, value: object) -> Q:
-    """One field equal to one value, for ticket fields."""
-    if field_name in CHOICES:
-        choices = CHOICES[field_name]
-        if value not in choices.values:
-            raise InvalidInput(
-                f"{value!r} is not a {field_name}; use one of {', '.join(choices.values)}."
-            )
-        return Q(**{field_name: value})
-    if field_name in ("team", "assignee"):
-        if value in (None, "", NOBODY):
-            return Q(**{f"{field_name}__isnull": True})
-        if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-            return Q(**{f"{field_name}_id": int(value)})
-        name = "team__name__iexact" if field_name == "team" else "assignee__username__iexact"
-        return Q(**{name: value})
-    if field_name == "tag":
-        tagged = Ticket.tags.through.objects.filter(tag__name__iexact=str(value).strip())
-        return Q(pk__in=tagged.values("ticket_id"))
-    raise InvalidInput(f"The inbox cannot filter on {field_name!r}.")
-
-
-def _condition_q(condition: Mapping[str, Any]) -> Q:
-    if not isinstance(condition, Mapping):
-        raise InvalidInput("Each condition needs a field, an operator and a value.")
-    field_name = condition.get("field")
-    op = condition.get("op", "eq")
-    value = condition.get("value")
-    if not isinstance(field_name, str) or not field_name:
-        raise InvalidInput("Each condition needs a field.")
-    if op not in CONDITION_OPS:
-        raise InvalidInput(f"Unknown operator {op!r}; use one of {', '.join(CONDITION_OPS)}.")
-    if field_name in DATE_FIELDS:
-        path = DATE_FIELDS[field_name]
-        lookup = {"eq": "date", "before": "date__lt", "after": "date__gt"}.get(op)
-        if lookup is None:
-            raise InvalidInput(f"Compare the {field_name} date with eq, before or after.")
-        return Q(**{f"{path}__{lookup}": _date(field_name, value)})
-    if op in ("before", "after"):
-        raise InvalidInput(f"{op!r} only applies to the created and updated dates.")
-    if field_name in REQUESTER_FIELDS or field_name.startswith("custom."):
-        segment_op = op
-        segment_value: object = _values(value) if op == "in" else value
-        return rule_q(
-            "ticket", {"all": [{"field": field_name, "op": segment_op, "value": segment_value}]}
-        )
-    if field_name not in TICKET_FIELDS:
-        raise InvalidInput(
-            f"The inbox cannot filter on {field_name!r}; use one of {', '.join(CONDITION_FIELDS)}."
-        )
-    if op == "contains":
-        if field_name != "tag":
-            raise InvalidInput(
-                f"'contains' only applies to tags and text fields, not {field_name}."
-            )
-        tagged = Ticket.tags.through.objects.filter(tag__name__icontains=str(value).strip())
-        return Q(pk__in=tagged.values("ticket_id"))
-    if op == "in":
-        result = Q(pk__in=[])
-        for one in _values(value):
-            result |= _equals_q(field_name, one)
-        return result
-    if op == "ne":
-        return ~_equals_q(field_name, value)
-    return _equals_q(field_name, value)
-
-
-def ticket_conditions_q(conditions: object) -> Q:
-    """The Q that selects tickets matching every condition ({field, op, value}); an invalid
-    condition raises InvalidInput with a reason a person can read."""
-    if not isinstance(conditions, list):
-        raise InvalidInput("Conditions must be a list of {field, op, value}.")
-    result = Q()
-    for condition in conditions:
-        result &= _condition_q(condition)
-    return result
-
-
 # Sorting and cursor pagination
 
 # Column key → the ORM path it sorts by; text paths that may be empty sort as "".
@@ -265,8 +206,11 @@ SORTS: dict[str, str] = {
     "team": "team__name",
     "updated": "updated_at",
     "created": "created_at",
+    "sla": "sla_clocks__due_at",
 }
 NULLABLE_SORTS = {"organization", "assignee", "team"}
+# The "sla" sort value of a ticket without a due time: after every real one.
+NO_DUE = datetime(9999, 12, 31, tzinfo=UTC)
 COLUMNS: dict[str, str] = {
     "number": "#",
     "subject": "Subject",
@@ -299,7 +243,7 @@ def decode_cursor(token: str, key: str) -> tuple[object, int]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         value, pk = json.loads(raw)
-        if key in ("updated", "created"):
+        if key in ("updated", "created", "sla"):
             value = datetime.fromisoformat(value)
         elif key == "number" or key in RANKED_SORTS:
             value = int(value)
@@ -329,6 +273,8 @@ def _sort_expression(key: str) -> Any:
     if key in RANKED_SORTS:
         ranks = [When(**{path: v}, then=Value(n)) for n, v in enumerate(RANKED_SORTS[key])]
         return Case(*ranks, default=Value(len(ranks)), output_field=IntegerField())
+    if key == "sla":  # tickets without a running clock sort after every due time
+        return Coalesce(_next_due(), Value(NO_DUE, output_field=DateTimeField()))
     if key in NULLABLE_SORTS:
         return Coalesce(F(path), Value(""))
     return F(path)
@@ -336,6 +282,14 @@ def _sort_expression(key: str) -> Any:
 
 def sorted_tickets(tickets: QuerySet[Ticket], key: str) -> QuerySet[Ticket]:
     return tickets.annotate(sort_value=_sort_expression(key))
+
+
+# Sorts an index on the ticket table orders (on SQLite and PostgreSQL alike), so the newest
+# tickets by that sort are cheap to find; see `_window_edges`.
+WINDOWED_SORTS = {"updated": "updated_at"}
+# How many of the newest tickets to look among, in turn, before ordering the whole view: a
+# view too sparse for these is small, and ordering it whole is cheap.
+WINDOWS = (1000, 10_000)
 
 
 def paginate(
@@ -353,14 +307,16 @@ def paginate(
     token = after or before
     # Walking backwards (to newer rows) reverses the order, then the page is flipped back.
     walk_descending = descending if forward else not descending
+    position = Q()
     if token:
         value, pk = decode_cursor(token, key)
         lookup = "lt" if walk_descending else "gt"
-        tickets = tickets.filter(
-            Q(**{f"sort_value__{lookup}": value}) | Q(sort_value=value, **{f"id__{lookup}": pk})
+        position = Q(**{f"sort_value__{lookup}": value}) | Q(
+            sort_value=value, **{f"id__{lookup}": pk}
         )
+        tickets = tickets.filter(position)
     order = ["-sort_value", "-id"] if walk_descending else ["sort_value", "id"]
-    rows = list(tickets.order_by(*order)[: size + 1])
+    rows = _first_rows(tickets, key, walk_descending, position, order, size + 1)
     more = len(rows) > size
     rows = rows[:size]
     if not forward:
@@ -377,6 +333,47 @@ def paginate(
     return Page(rows, newer=first_cursor if more else None, older=last_cursor)
 
 
+def _first_rows(
+    tickets: QuerySet[Ticket],
+    key: str,
+    descending: bool,
+    position: Q,
+    order: list[str],
+    count: int,
+) -> list[Ticket]:
+    """The first `count` of `tickets` in `order`, looked for among the newest tickets first.
+
+    Ordering every ticket a view selects costs as much as the view is large (all open tickets,
+    tens of thousands on a big desk), while its first page is nearly always among the most
+    recently updated few thousand tickets of the desk. So: take the update time of the
+    1,000th ticket (the first of WINDOWS) past the page's position, ask for the view's rows from it
+    (an index on status and update time serves that), and if they fill the page they are
+    exactly its first rows, since every other row of the view sorts after them; if not, try
+    the next of WINDOWS, and at last ask without one."""
+    if key not in WINDOWED_SORTS:
+        return list(tickets.order_by(*order)[:count])
+    for edge in _window_edges(key, descending, position):
+        column = WINDOWED_SORTS[key]
+        bounded = tickets.filter(**{f"{column}__{'gte' if descending else 'lte'}": edge})
+        rows = list(bounded.order_by(*order)[:count])
+        if len(rows) == count:
+            return rows
+    return list(tickets.order_by(*order)[:count])
+
+
+def _window_edges(key: str, descending: bool, position: Q) -> Iterator[datetime]:
+    """For each of WINDOWS, the sort value of that many-th ticket past `position` (merged,
+    hidden or not), while there are that many."""
+    column = WINDOWED_SORTS[key]
+    every = sorted_tickets(Ticket.objects.all(), key).filter(position)
+    walk = every.order_by(*([f"-{column}", "-id"] if descending else [column, "id"]))
+    for window in WINDOWS:
+        edge = next(iter(walk.values_list(column, flat=True)[window - 1 : window]), None)
+        if edge is None:
+            return
+        yield edge
+
+
 def list_tickets(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
     """What every row shows, fetched in a fixed number of queries."""
     return tickets.select_related(
@@ -387,25 +384,34 @@ def list_tickets(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
 # Counts
 
 
+# What each count query reads: a superset of the tickets its views select, named by status so
+# an index serves it ("solved" reads the Solved view's own filter, on (status, solved_at)).
+QUEUE_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
+COUNT_SCOPES: dict[str, Callable[[AnyUser, datetime], Q]] = {
+    "queue": lambda user, now: Q(status__in=QUEUE_STATUSES),
+    "requester": lambda user, now: _open(),
+    "solved": lambda user, now: BUILTIN_BY_KEY["solved"].filter(user, now),
+    "sla": lambda user, now: _breaching(now),
+}
+
+
 def view_counts(user: AnyUser, saved: Sequence[SavedView], *, now: datetime) -> dict[str, int]:
     """{view key: count} for the built-ins and the given saved views.
 
-    The built-ins are counted in one query that reads only the tickets some built-in selects
-    (they all name their statuses, so an index serves it); each saved view gets a COUNT of its
-    own, its conditions as the WHERE clause. One aggregate over every ticket, a filtered COUNT
-    per view, read all of them: at 100,000 tickets that cost more than the rest of the page."""
+    The built-ins are counted in three queries, each reading only the tickets of its statuses:
+    the queue views (mine, unassigned, all open, pending, on hold) from the `ticket_counts`
+    index alone, which holds every column they test; clients and customers, which need each
+    open ticket's requester; and the Solved view's last seven days. One query for all of them
+    read each ticket row and its requester (at 1,000,000 tickets, tens of thousands of open
+    ones). Each saved view gets a COUNT of its own, its conditions as the WHERE clause."""
     tickets = base_tickets(user)
-    aggregates: dict[str, Count] = {}
-    any_builtin = Q(pk__in=[])
-    for view in BUILTIN_VIEWS:
-        if not view.disabled_reason:
-            q = view.filter(user, now)
-            aggregates[view.key] = Count("id", filter=q)
-            any_builtin |= q
-    counts = {
-        key: int(value or 0)
-        for key, value in tickets.filter(any_builtin).aggregate(**aggregates).items()
-    }
+    counts: dict[str, int] = {}
+    for group, scope in COUNT_SCOPES.items():
+        views = [v for v in BUILTIN_VIEWS if v.counted_in == group and not v.disabled_reason]
+        aggregates = {view.key: Count("id", filter=view.filter(user, now)) for view in views}
+        if aggregates:
+            found = tickets.filter(scope(user, now)).aggregate(**aggregates)
+            counts.update({key: int(value or 0) for key, value in found.items()})
     counts.update(saved_view_counts(tickets, saved))
     return counts
 
@@ -415,119 +421,8 @@ def saved_view_counts(tickets: QuerySet[Ticket], saved: Sequence[SavedView]) -> 
     counts = {}
     for saved_view in saved:
         try:
-            q = ticket_conditions_q(saved_view.conditions)
+            q = conditions.to_q("ticket", saved_view.rule)
         except InvalidInput:
             continue  # an edited-away field; the view page shows the reason
         counts[f"{SAVED_PREFIX}{saved_view.pk}"] = tickets.filter(q).count()
     return counts
-
-
-# Bulk actions
-
-BULK_ACTIONS = ("assign", "team", "status", "priority", "add_tags", "remove_tags", "merge", "spam")
-BULK_PARAMS = ("assignee", "team", "status", "priority", "tags", "merge_into")
-
-
-@dataclass
-class BulkResult:
-    updated: list[int] = field(default_factory=list)
-    skipped: list[tuple[int, str]] = field(default_factory=list)
-
-    def message(self) -> str:
-        text = f"{len(self.updated)} updated"
-        if self.skipped:
-            reasons = "; ".join(reason.rstrip(".") for _, reason in self.skipped)
-            text += f", {len(self.skipped)} skipped: {reasons}"
-        return text + "."
-
-
-def _tags(text: str) -> list[str]:
-    return [tag.strip() for tag in text.replace(",", " ").split() if tag.strip()]
-
-
-def _agent(value: str, *, actor: User) -> User | None:
-    if value == "me":
-        return actor
-    if value in ("", NOBODY):
-        return None
-    agent = User.objects.filter(pk=int(value) if value.isdigit() else -1).first()
-    if agent is None or not permissions.is_agent(agent):
-        raise InvalidInput(f"There is no agent {value!r} to assign to.")
-    return agent
-
-
-def _team(value: str) -> Team | None:
-    if value in ("", NOBODY):
-        return None
-    team = Team.objects.filter(pk=int(value) if value.isdigit() else -1).first()
-    if team is None:
-        raise InvalidInput(f"There is no team {value!r}.")
-    return team
-
-
-def bulk_apply(
-    numbers: Iterable[int],
-    action: str,
-    params: Mapping[str, str],
-    *,
-    actor: User,
-    now: datetime,
-) -> BulkResult:
-    """Apply one action to each ticket through its service, so every change checks permission
-    and writes its event; a refusal skips that ticket with its reason and the rest go on."""
-    if action not in BULK_ACTIONS:
-        raise InvalidInput(f"Unknown bulk action {action!r}.")
-    wanted = sorted(set(numbers))
-    if not wanted:
-        raise InvalidInput("Select at least one ticket first.")
-    tickets = {t.number: t for t in base_tickets(actor).filter(number__in=wanted)}
-    result = BulkResult()
-    do: Callable[[Ticket], object]
-    if action == "assign":
-        assignee = _agent(params.get("assignee", ""), actor=actor)
-        do = lambda t: services.assign(t, assignee, actor=actor, now=now)  # noqa: E731
-    elif action == "team":
-        team = _team(params.get("team", ""))
-        do = lambda t: services.change_team(t, team, actor=actor, now=now)  # noqa: E731
-    elif action == "status":
-        status = params.get("status", "")
-        do = lambda t: services.change_status(t, status, actor=actor, now=now)  # noqa: E731
-    elif action == "priority":
-        priority = params.get("priority", "")
-        do = lambda t: services.change_priority(t, priority, actor=actor, now=now)  # noqa: E731
-    elif action in ("add_tags", "remove_tags"):
-        given = {tag.lower() for tag in _tags(params.get("tags", ""))}
-        if not given:
-            raise InvalidInput("Write the tags to add or remove.")
-
-        def do(t: Ticket) -> None:
-            current = set(t.tags.values_list("name", flat=True))
-            new = current | given if action == "add_tags" else current - given
-            services.set_tags(t, new, actor=actor, now=now)
-
-    elif action == "merge":
-        into = params.get("merge_into", "").strip().lstrip("#")
-        target = base_tickets(actor).filter(number=int(into) if into.isdigit() else -1).first()
-        if target is None:
-            raise InvalidInput("Choose the ticket number to merge the selected tickets into.")
-        do = lambda t: services.merge_tickets(t, target, actor=actor, now=now)  # noqa: E731
-        wanted = [n for n in wanted if n != target.number]
-    else:
-        do = lambda t: services.mark_spam(t, actor=actor, now=now)  # noqa: E731
-    for number in wanted:
-        ticket = tickets.get(number)
-        if ticket is None:
-            result.skipped.append((number, f"#{number} is not a ticket you can see"))
-            continue
-        try:
-            do(ticket)
-        except (PatronError, PermissionDenied) as error:
-            result.skipped.append((number, str(error)))
-        else:
-            result.updated.append(number)
-    return result
-
-
-def may_bulk_change(user: AnyUser) -> bool:
-    """Whether to offer the bulk-action bar at all (the services still check every ticket)."""
-    return permissions.role_of(user) not in (None, Role.LIGHT_AGENT)

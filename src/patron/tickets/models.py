@@ -139,6 +139,10 @@ class Message(models.Model):
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
     created_at = models.DateTimeField()
+    automatic = models.BooleanField(
+        default=False,
+        help_text="An automatic reply (out of office) kept on the ticket, not a customer message.",
+    )
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -185,6 +189,12 @@ class EventKind(models.TextChoices):
     REQUESTER_CHANGED = "requester_changed", "Requester changed"
     SPLIT_OFF = "split_off", "A message split off into a new ticket"
     MAIL_BOUNCED = "mail_bounced", "Mail bounced"
+    AUTOMATIC_REPLY_RECEIVED = "automatic_reply_received", "Automatic reply received"
+    SLA_POLICY_CHANGED = "sla_policy_changed", "SLA policy changed"
+    SLA_PAUSED = "sla_paused", "SLA clock paused"
+    SLA_RESUMED = "sla_resumed", "SLA clock resumed"
+    SLA_WARNING = "sla_warning", "SLA warning"
+    SLA_BREACHED = "sla_breached", "SLA breached"
 
 
 class TicketEvent(models.Model):
@@ -221,8 +231,8 @@ class TicketEvent(models.Model):
 
 
 class SavedView(models.Model):
-    """An agent's own inbox view: conditions over tickets, a sort and the columns to show;
-    personal, or shared with one team whose members all see it."""
+    """An agent's own inbox view: a rule over tickets (`patron.conditions`), a sort and the
+    columns to show; personal, or shared with one team whose members all see it."""
 
     name = models.CharField(max_length=120)
     owner = models.ForeignKey(
@@ -231,7 +241,9 @@ class SavedView(models.Model):
     shared_with_team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="saved_views"
     )
-    conditions = models.JSONField(default=list, blank=True)
+    rule = models.JSONField(
+        default=dict, blank=True, help_text='{"all": [{"field", "op", "value"}]}'
+    )
     sort = models.CharField(max_length=32, default="-updated")
     columns = models.JSONField(default=list, blank=True)
 

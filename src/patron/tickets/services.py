@@ -7,26 +7,22 @@ transaction. Consumers run after commit. `now` is always passed in.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
-from django.urls import reverse
 
-from patron.core import permissions
 from patron.core.errors import IllegalTransition, InvalidInput
-from patron.core.events import Actor, SystemActor, author_kind, record
-from patron.core.html import rewrite_cid, sanitize_html
+from patron.core.html import sanitize_html
+from patron.people import permissions
 from patron.people.custom_fields import clean_custom_fields
 from patron.people.models import Contact, Team
+from patron.tickets import followers
+from patron.tickets.attachments import AttachmentUrl, Upload, check_uploads, store_uploads
+from patron.tickets.events import Actor, SystemActor, author_kind, record
 from patron.tickets.models import (
-    Attachment,
     Channel,
     Counter,
     EventKind,
@@ -44,63 +40,24 @@ MAX_SUBJECT_LENGTH = 300
 MAX_TAG_LENGTH = 64
 
 
-@dataclass(frozen=True)
-class Upload:
-    """A file on its way in, before it is stored."""
-
-    filename: str
-    content_type: str
-    content: bytes
-    content_id: str | None = None  # an inline image the HTML body shows as cid:<content_id>
-
-
-def max_attachment_bytes() -> int:
-    return int(settings.PATRON_MAX_ATTACHMENT_BYTES)
-
-
-def check_uploads(uploads: Sequence[Upload]) -> None:
-    """Refuse oversize files before anything is written, so nothing is half-created."""
-    limit = max_attachment_bytes()
-    for upload in uploads:
-        if len(upload.content) > limit:
-            raise InvalidInput(
-                f"{upload.filename} is {len(upload.content) / 1048576:.1f} MB; "
-                f"attachments may be at most {limit / 1048576:.0f} MB."
-            )
-
-
-def _store_uploads(message: Message, uploads: Sequence[Upload]) -> None:
-    inline: dict[str, str] = {}
-    for upload in uploads:
-        digest = hashlib.sha256(upload.content).hexdigest()
-        attachment = Attachment(
-            message=message,
-            filename=upload.filename[:255] or "attachment",
-            content_type=upload.content_type or "application/octet-stream",
-            size=len(upload.content),
-            sha256=digest,
-        )
-        attachment.file.save(upload.filename, ContentFile(upload.content), save=False)
-        attachment.save()
-        if upload.content_id:
-            inline[upload.content_id] = reverse(
-                "ticket_attachment", args=[message.ticket.number, attachment.pk]
-            )
-    if inline and "cid:" in message.body_html:
-        message.body_html = rewrite_cid(message.body_html, inline)
-        message.save(update_fields=["body_html"])
-
-
 def next_ticket_number() -> int:
-    """Take the next number under the counter row's lock (held until the transaction ends)."""
-    updated = Counter.objects.filter(name="ticket").update(value=F("value") + 1)
-    if updated == 0:
-        Counter.objects.get_or_create(name="ticket", defaults={"value": FIRST_TICKET_NUMBER - 1})
-        Counter.objects.filter(name="ticket").update(value=F("value") + 1)
+    """Take the next number under the counter row's lock (held until the transaction ends):
+    one `UPDATE … RETURNING` (SQLite 3.35+ and PostgreSQL both have it)."""
+    table = connection.ops.quote_name(Counter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET value = value + 1 WHERE name = %s RETURNING value",
+            ["ticket"],
+        )
+        taken = cursor.fetchone()
+    if taken is not None:
+        return int(taken[0])
+    Counter.objects.get_or_create(name="ticket", defaults={"value": FIRST_TICKET_NUMBER - 1})
+    Counter.objects.filter(name="ticket").update(value=F("value") + 1)
     return int(Counter.objects.get(name="ticket").value)
 
 
-def _check_open_for_changes(ticket: Ticket) -> None:
+def check_open_for_changes(ticket: Ticket) -> None:
     if ticket.merged_into_id is not None:
         survivor = Ticket.objects.filter(pk=ticket.merged_into_id).values_list("number", flat=True)
         raise IllegalTransition(
@@ -112,7 +69,7 @@ def _check_open_for_changes(ticket: Ticket) -> None:
         )
 
 
-def _lock(ticket: Ticket) -> None:
+def lock_ticket(ticket: Ticket) -> None:
     """Lock the ticket's row and refresh the fields that decide what may happen to it."""
     current = (
         Ticket.objects.select_for_update()
@@ -156,7 +113,11 @@ def _add_message(
     uploads: Sequence[Upload],
     bot: bool = False,
     mentions: Sequence[User] = (),
+    attachment_url: AttachmentUrl | None = None,
+    automatic: bool = False,
 ) -> Message:
+    """`automatic`: an automatic reply, recorded as its own kind of event and leaving
+    `updated_at` alone: it is no one writing."""
     message = Message.objects.create(
         ticket=ticket,
         public=public,
@@ -166,14 +127,16 @@ def _add_message(
         body_text=body.replace("\r\n", "\n"),  # browsers send textareas with CRLF
         body_html=sanitize_html(body_html),
         created_at=now,
+        automatic=automatic,
     )
-    _store_uploads(message, uploads)
-    Ticket.objects.filter(pk=ticket.pk).update(message_count=F("message_count") + 1, updated_at=now)
+    store_uploads(message, uploads, attachment_url=attachment_url)
+    touched = {} if automatic else {"updated_at": now}
+    Ticket.objects.filter(pk=ticket.pk).update(message_count=F("message_count") + 1, **touched)
     ticket.message_count += 1
-    ticket.updated_at = now
+    ticket.updated_at = touched.get("updated_at", ticket.updated_at)
     record(
         ticket,
-        EventKind.MESSAGE_ADDED,
+        EventKind.AUTOMATIC_REPLY_RECEIVED if automatic else EventKind.MESSAGE_ADDED,
         actor=author,
         at=now,
         message_id=message.pk,
@@ -200,15 +163,21 @@ def create_ticket(
     tags: Iterable[str] = (),
     custom_fields: Mapping[str, object] | None = None,
     uploads: Sequence[Upload] = (),
+    attachment_url: AttachmentUrl | None = None,
+    split_from: Message | None = None,
 ) -> Ticket:
     """Open a ticket with its first message. `actor` is the agent acting on the requester's
-    behalf, or None when the requester wrote in themselves (the message is then theirs)."""
+    behalf, or None when the requester wrote in themselves (the message is then theirs).
+    `attachment_url` says where inline images among `uploads` will be served from.
+
+    `split_from`, a customer's message on another ticket, becomes the first message instead of a
+    new one (`merging.split_message`); the ticket opens Open, its created event says whence."""
     if actor is not None and not isinstance(actor, Contact):
         permissions.check_create_ticket(actor)
     subject = " ".join(subject.split())[:MAX_SUBJECT_LENGTH]
     if not subject:
         raise InvalidInput("A ticket needs a subject.")
-    if not body.strip() and not body_html.strip():
+    if split_from is None and not body.strip() and not body_html.strip():
         raise InvalidInput("A ticket needs a message.")
     if channel not in Channel.values:
         raise InvalidInput(f"{channel!r} is not a channel; use one of {', '.join(Channel.values)}.")
@@ -219,12 +188,21 @@ def create_ticket(
         raise InvalidInput(f"{requester} was merged into another contact; use that one.")
     if assignee is not None and not permissions.is_agent(assignee):
         raise InvalidInput(f"{assignee} is not an agent and cannot be assigned tickets.")
-    # A customer's own message is never refused for lacking a field only agents can fill in.
-    from_agent = actor is not None and not isinstance(actor, Contact)
-    fields = clean_custom_fields("ticket", custom_fields or {}, require_all=from_agent)
+    # A customer's own message (one split off included) is never refused for lacking a field
+    # only agents can fill in.
+    from_agent = actor is not None and not isinstance(actor, Contact) and split_from is None
+    # Nothing given and nothing required: nothing to check (and no definitions to read).
+    fields = (
+        clean_custom_fields("ticket", custom_fields or {}, require_all=from_agent)
+        if custom_fields or from_agent
+        else {}
+    )
     tag_names = _clean_tags(tags)
     check_uploads(uploads)
     author: Actor = actor if actor is not None else requester
+    origin = (
+        {"split_from": split_from.ticket.number, "message_id": split_from.pk} if split_from else {}
+    )
     with transaction.atomic():
         ticket = Ticket.objects.create(
             number=next_ticket_number(),
@@ -232,7 +210,7 @@ def create_ticket(
             requester=requester,
             organization_id=requester.organization_id,
             channel=channel,
-            status=Status.OPEN if assignee is not None else Status.NEW,
+            status=Status.OPEN if assignee is not None or split_from else Status.NEW,
             priority=priority,
             type=type,
             team=team,
@@ -240,7 +218,11 @@ def create_ticket(
             custom_fields=fields,
             created_at=now,
             updated_at=now,
+            message_count=0 if split_from is None else 1,
         )
+        if split_from is not None:
+            Message.objects.filter(pk=split_from.pk).update(ticket=ticket)
+            split_from.ticket = ticket
         if tag_names:
             ticket.tags.set(_tag_objects(tag_names))
         record(
@@ -251,20 +233,23 @@ def create_ticket(
             channel=channel,
             subject=subject,
             priority=priority,
+            **origin,
         )
         if assignee is not None:
             record(
                 ticket, EventKind.ASSIGNED, actor=author, at=now, to=assignee.pk, **{"from": None}
             )
-        _add_message(
-            ticket,
-            author=author,
-            body=body,
-            body_html=body_html,
-            public=True,
-            now=now,
-            uploads=uploads,
-        )
+        if split_from is None:
+            _add_message(
+                ticket,
+                author=author,
+                body=body,
+                body_html=body_html,
+                public=True,
+                now=now,
+                uploads=uploads,
+                attachment_url=attachment_url,
+            )
     return ticket
 
 
@@ -333,8 +318,8 @@ def reply(
             raise InvalidInput(f"@{mentioned.get_username()} cannot see ticket #{ticket.number}.")
     check_uploads(uploads)
     with transaction.atomic():
-        _lock(ticket)
-        _check_open_for_changes(ticket)
+        lock_ticket(ticket)
+        check_open_for_changes(ticket)
         message = _add_message(
             ticket,
             author=author,
@@ -346,7 +331,7 @@ def reply(
             mentions=mentions,
         )
         for mentioned in mentions:
-            follow(ticket, mentioned, actor=author, now=now)
+            followers.follow(ticket, mentioned, actor=author, now=now)
         new_status = status
         if new_status is None and public and ticket.status == Status.NEW:
             new_status = Status.OPEN
@@ -379,24 +364,31 @@ def add_customer_message(
     now: datetime,
     body_html: str = "",
     uploads: Sequence[Upload] = (),
+    attachment_url: AttachmentUrl | None = None,
+    automatic: bool = False,
 ) -> Message:
-    """A message from the requester (or a CC'd contact): it reopens a pending or solved ticket."""
+    """A message from the requester (or a CC'd contact): it reopens a pending or solved ticket.
+    `attachment_url` says where inline images among `uploads` will be served from. `automatic`:
+    their out-of-office or other automatic reply, kept (not public) but no customer message: it
+    reopens nothing and its event is AUTOMATIC_REPLY_RECEIVED, which no consumer acts on."""
     if not body.strip() and not body_html.strip() and not uploads:
         raise InvalidInput("The message is empty.")
     check_uploads(uploads)
     with transaction.atomic():
-        _lock(ticket)
-        _check_open_for_changes(ticket)
+        lock_ticket(ticket)
+        check_open_for_changes(ticket)
         message = _add_message(
             ticket,
             author=contact,
             body=body,
             body_html=body_html,
-            public=True,
+            public=not automatic,
             now=now,
             uploads=uploads,
+            attachment_url=attachment_url,
+            automatic=automatic,
         )
-        if ticket.status in (Status.PENDING, Status.SOLVED, Status.ON_HOLD):
+        if not automatic and ticket.status in (Status.PENDING, Status.SOLVED, Status.ON_HOLD):
             _set_status(ticket, Status.OPEN, actor=contact, now=now)
     return message
 
@@ -428,8 +420,8 @@ def change_status(ticket: Ticket, status: str, *, actor: User, now: datetime) ->
     permissions.check_change_ticket(actor, ticket)
     _check_choice(status, Status, "status")
     with transaction.atomic():
-        _lock(ticket)
-        _check_open_for_changes(ticket)
+        lock_ticket(ticket)
+        check_open_for_changes(ticket)
         if ticket.status != status:
             _set_status(ticket, status, actor=actor, now=now)
 
@@ -437,8 +429,8 @@ def change_status(ticket: Ticket, status: str, *, actor: User, now: datetime) ->
 def _change_field(ticket: Ticket, field: str, value: object, *, actor: User, now: datetime) -> None:
     permissions.check_change_ticket(actor, ticket)
     with transaction.atomic():
-        _lock(ticket)
-        _check_open_for_changes(ticket)
+        lock_ticket(ticket)
+        check_open_for_changes(ticket)
         attname = Ticket._meta.get_field(field).get_attname()  # type: ignore[union-attr]
         old = Ticket.objects.filter(pk=ticket.pk).values_list(attname, flat=True).get()
         new = value.pk if hasattr(value, "pk") else value
@@ -474,8 +466,8 @@ def assign(ticket: Ticket, assignee: User | None, *, actor: User, now: datetime)
     if assignee is not None and not permissions.may_view_ticket(assignee, ticket):
         raise InvalidInput(f"{assignee} cannot see ticket #{ticket.number}'s team.")
     with transaction.atomic():
-        _lock(ticket)
-        _check_open_for_changes(ticket)
+        lock_ticket(ticket)
+        check_open_for_changes(ticket)
         old = ticket.assignee_id
         new = assignee.pk if assignee is not None else None
         if old == new:
@@ -492,8 +484,8 @@ def set_tags(ticket: Ticket, tags: Iterable[str], *, actor: User, now: datetime)
     permissions.check_change_ticket(actor, ticket)
     names = _clean_tags(tags)
     with transaction.atomic():
-        _lock(ticket)
-        _check_open_for_changes(ticket)
+        lock_ticket(ticket)
+        check_open_for_changes(ticket)
         old = sorted(ticket.tags.values_list("name", flat=True))
         if old == names:
             return
@@ -509,8 +501,8 @@ def set_custom_fields(
 ) -> None:
     permissions.check_change_ticket(actor, ticket)
     with transaction.atomic():
-        _lock(ticket)
-        _check_open_for_changes(ticket)
+        lock_ticket(ticket)
+        check_open_for_changes(ticket)
         old = Ticket.objects.filter(pk=ticket.pk).values_list("custom_fields", flat=True).get()
         new = clean_custom_fields("ticket", values, existing=old)
         if new == old:
@@ -523,82 +515,6 @@ def set_custom_fields(
                 record(ticket, EventKind.FIELD_CHANGED, actor=actor, at=now,
                        field=f"custom.{key}", to=new.get(key),
                        **{"from": old.get(key)})  # fmt: skip
-
-
-def follow(ticket: Ticket, follower: User, *, actor: User, now: datetime) -> None:
-    """Add a follower (an agent follows themselves, or a supervisor adds someone)."""
-    permissions.check_view_ticket(actor, ticket)
-    if follower.pk != actor.pk:
-        permissions.check_change_ticket(actor, ticket)
-    permissions.check_view_ticket(follower, ticket)
-    with transaction.atomic():
-        _lock(ticket)
-        if ticket.followers.filter(pk=follower.pk).exists():
-            return
-        ticket.followers.add(follower)
-        record(ticket, EventKind.FOLLOWED, actor=actor, at=now, user=follower.pk)
-
-
-def unfollow(ticket: Ticket, follower: User, *, actor: User, now: datetime) -> None:
-    permissions.check_view_ticket(actor, ticket)
-    if follower.pk != actor.pk:
-        permissions.check_change_ticket(actor, ticket)
-    with transaction.atomic():
-        _lock(ticket)
-        if not ticket.followers.filter(pk=follower.pk).exists():
-            return
-        ticket.followers.remove(follower)
-        record(ticket, EventKind.UNFOLLOWED, actor=actor, at=now, user=follower.pk)
-
-
-def change_requester(ticket: Ticket, requester: Contact, *, actor: User, now: datetime) -> None:
-    """Move a ticket to another contact (used when contacts are merged)."""
-    permissions.check_manage_people(actor)
-    with transaction.atomic():
-        _lock(ticket)
-        old = ticket.requester_id
-        if old == requester.pk:
-            return
-        ticket.requester = requester
-        ticket.organization_id = requester.organization_id
-        ticket.updated_at = now
-        ticket.save(update_fields=["requester", "organization", "updated_at"])
-        record(ticket, EventKind.REQUESTER_CHANGED, actor=actor, at=now, to=requester.pk,
-               **{"from": old})  # fmt: skip
-
-
-def merge_tickets(source: Ticket, target: Ticket, *, actor: User, now: datetime) -> Ticket:
-    """Fold `source` into `target`: messages, events and followers move; `source` is closed
-    and points to `target`, so a reply to it lands in the survivor."""
-    permissions.check_change_ticket(actor, source)
-    permissions.check_change_ticket(actor, target)
-    if source.pk == target.pk:
-        raise IllegalTransition("A ticket cannot be merged into itself.")
-    with transaction.atomic():
-        first, second = sorted((source, target), key=lambda t: t.pk)
-        _lock(first)
-        _lock(second)
-        _check_open_for_changes(source)
-        _check_open_for_changes(target)
-        moved_messages = Message.objects.filter(ticket=source).update(ticket=target)
-        source.events.update(ticket=target)
-        target.followers.add(*source.followers.all())
-        # Tickets merged into `source` earlier follow it, so a reply to them still lands in one hop.
-        Ticket.objects.filter(merged_into=source).update(merged_into=target)
-        Ticket.objects.filter(pk=target.pk).update(
-            message_count=F("message_count") + moved_messages, updated_at=now
-        )
-        Ticket.objects.filter(pk=source.pk).update(
-            merged_into=target, status=Status.CLOSED, closed_at=now, message_count=0,
-            updated_at=now,
-        )  # fmt: skip
-        source.refresh_from_db()
-        target.refresh_from_db()
-        record(source, EventKind.MERGED, actor=actor, at=now, into=target.number,
-               into_id=target.pk)  # fmt: skip
-        record(target, EventKind.MERGED_IN, actor=actor, at=now, source=source.number,
-               source_id=source.pk, messages=moved_messages)  # fmt: skip
-    return target
 
 
 # A rule's event may start another rule, which may start another; a chain this long is a loop.
@@ -651,49 +567,6 @@ def record_system_event(
     if chain:
         data["rule_chain"] = chain
     return record(ticket, kind, actor=by, at=at, **data)
-
-
-SPLIT_OFF = EventKind.SPLIT_OFF
-
-
-def split_message(ticket: Ticket, message: Message, *, actor: User, now: datetime) -> Ticket:
-    """Move one customer message into a new ticket for the same requester; both record it."""
-    permissions.check_change_ticket(actor, ticket)
-    if message.ticket_id != ticket.pk:
-        raise InvalidInput(f"That message is not on ticket #{ticket.number}.")
-    if not message.public or message.author_contact_id is None:
-        raise InvalidInput("Only a customer's message can be split into a new ticket.")
-    with transaction.atomic():
-        _lock(ticket)
-        _check_open_for_changes(ticket)
-        if not Message.objects.filter(ticket=ticket).exclude(pk=message.pk).exists():
-            raise IllegalTransition(f"That is the only message on ticket #{ticket.number}.")
-        requester = ticket.requester
-        new = Ticket.objects.create(
-            number=next_ticket_number(),
-            subject=ticket.subject,
-            requester=requester,
-            organization_id=requester.organization_id,
-            channel=ticket.channel,
-            status=Status.OPEN,
-            priority=ticket.priority,
-            type=ticket.type,
-            team_id=ticket.team_id,
-            created_at=now,
-            updated_at=now,
-            message_count=1,
-        )
-        Message.objects.filter(pk=message.pk).update(ticket=new)
-        message.ticket = new
-        Ticket.objects.filter(pk=ticket.pk).update(
-            message_count=F("message_count") - 1, updated_at=now
-        )
-        record(new, EventKind.CREATED, actor=actor, at=now, channel=new.channel,
-               subject=new.subject, priority=new.priority, split_from=ticket.number,
-               message_id=message.pk)  # fmt: skip
-        record(ticket, SPLIT_OFF, actor=actor, at=now, into=new.number, into_id=new.pk,
-               message_id=message.pk)  # fmt: skip
-    return new
 
 
 SPAM_TAG = "spam"

@@ -94,7 +94,7 @@ def test_inline_cid_image_is_flagged_and_rewritable() -> None:
     msg.add_alternative(
         '<p>See <img src="cid:logo.123@example.com" alt="logo"></p>', subtype="html"
     )
-    html_part = msg.get_payload()[1]
+    html_part = list(msg.iter_parts())[1]
     html_part.add_related(b"\x89PNG-logo", "image", "png", cid="<logo.123@example.com>")
     html_part.add_related(b"\x89PNG-unused", "image", "png", cid="<unused@example.com>")
     msg.add_attachment(b"%PDF-1.4", "application", "pdf", filename="invoice.pdf")

@@ -177,3 +177,26 @@ def test_split_html_never_raises(pieces: list[str]) -> None:
     split = split_html(html)
     assert isinstance(split.reply, str)
     assert isinstance(split.quoted, str)
+
+
+# --- raw HTML: what sanitizing drops with its content is no reply and no cut -------------------
+
+
+def test_html_styles_scripts_and_the_head_are_not_read_for_the_cut() -> None:
+    """The splitter reads mail as it came: a "--" in a stylesheet, a "From:" in a script or
+    an unclosed head are not text, so they neither cut nor count as the reply."""
+    html = (
+        "<html><head><title>From: x</title><style>p {margin:0} --</style>"
+        "<body><div>Works now.</div><script>var s = 'On Mon, Bob wrote:';</script>"
+        '<div class="gmail_quote">On Mon, Jan 6, 2025 Bob wrote:<blockquote>Old</blockquote>'
+        "</div></body></html>"
+    )
+    split = split_html(html)
+    assert _visible(split.reply) == "Works now."
+    assert "Old" in split.quoted and "margin" not in split.reply + split.quoted
+
+
+def test_html_an_unclosed_head_ends_at_the_body() -> None:
+    split = split_html("<head><style>x</style><body><p>Hi</p><blockquote>Old</blockquote>")
+    assert _visible(split.reply) == "Hi"
+    assert _visible(split.quoted) == "Old"

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from patron.core import permissions
+from patron.people import permissions
 
 register = template.Library()
 

@@ -23,7 +23,13 @@ from patron.mail.parsing.html import (
     html_to_text,
     sanitize_mail_html,
 )
-from patron.mail.parsing.message import ParsedMail, is_unprocessable, parse
+from patron.mail.parsing.message import (
+    ParsedMail,
+    ReplyParts,
+    is_unprocessable,
+    parse,
+    reply_parts,
+)
 from patron.mail.parsing.mime import ParsedAttachment, sanitize_filename
 from patron.mail.parsing.subjects import normalize_subject, ticket_tag
 
@@ -32,6 +38,7 @@ __all__ = [
     "Bounce",
     "ParsedAttachment",
     "ParsedMail",
+    "ReplyParts",
     "allow_remote_images",
     "decode_bytes",
     "html_to_text",
@@ -39,6 +46,7 @@ __all__ = [
     "is_unprocessable",
     "normalize_subject",
     "parse",
+    "reply_parts",
     "rewrite_cid",
     "sanitize_filename",
     "sanitize_mail_html",

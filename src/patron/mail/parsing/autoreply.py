@@ -75,12 +75,23 @@ def is_out_of_office_subject(subject: str) -> bool:
     return bool(_OOO_PATTERN.match(_fold_accents(subject)))
 
 
+BULK_PRECEDENCE = ("bulk", "junk", "list")
+
+
+def is_automatic_reply(reason: str) -> bool:
+    """Whether an automatic message (`reason` as `_auto_submitted` gives it) answers someone:
+    an out-of-office or an auto-responder, which opens no ticket. Bulk and list mail
+    (`Precedence: bulk`) is automatic too, and is never acknowledged, but it may be a person's
+    request sent through a tool (a web form, a shop), so it is taken in as a customer message."""
+    return not any(reason == f"Precedence: {value}" for value in BULK_PRECEDENCE)
+
+
 def _auto_submitted(first: dict[str, str], subject: str) -> str | None:
     value = first.get("auto-submitted")
     if value is not None and _fold(value).lower() not in ("", "no"):
         return f"Auto-Submitted: {_fold(value)}"
     value = first.get("precedence")
-    if value is not None and _fold(value).lower() in ("bulk", "junk", "list", "auto_reply"):
+    if value is not None and _fold(value).lower() in (*BULK_PRECEDENCE, "auto_reply"):
         return f"Precedence: {_fold(value).lower()}"
     for name, label in (
         ("x-autoreply", "X-Autoreply"),

@@ -8,48 +8,17 @@ import html as html_lib
 import re
 from html.parser import HTMLParser
 
-import nh3
-
-from patron.core.html import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, img_tag, rewrite_img
+from patron.core.html import CLEAN_CONTENT_TAGS, img_tag, rewrite_img, sanitize_html
 from patron.mail.parsing.defects import _clean
 
 # --------------------------------------------------------------------------------------------
 # HTML
 
-MAIL_TAGS = ALLOWED_TAGS | {
-    "caption", "cite", "col", "colgroup", "dd", "del", "dl", "dt", "ins", "mark", "q", "small",
-    "wbr",
-}  # fmt: skip
-_MAIL_ATTRIBUTES = {tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()}
-_CLEAN_CONTENT = {"script", "style", "title", "noscript", "template", "xml", "head"}
-_URL_SCHEMES = {"http", "https", "mailto", "cid", "data"}
-_DATA_IMAGE = re.compile(r"^\s*data:image/(?:png|gif|jpeg|jpg|webp|bmp);base64,", re.IGNORECASE)
-_SAFE_HREF = re.compile(r"^\s*(?:https?:|mailto:|#)", re.IGNORECASE)
 _REMOTE = re.compile(r"^\s*(?:https?:)?//", re.IGNORECASE)
 
 
-def _mail_attribute_filter(tag: str, attribute: str, value: str) -> str | None:
-    # data: only as an image of a raster type; links only to the outside world or mail.
-    if value.lstrip().lower().startswith("data:"):
-        return value if tag == "img" and attribute == "src" and _DATA_IMAGE.match(value) else None
-    if tag == "a" and attribute == "href" and not _SAFE_HREF.match(value):
-        return None
-    return value
-
-
 def _nh3(html: str, extra_img_attrs: frozenset[str] = frozenset()) -> str:
-    attributes = dict(_MAIL_ATTRIBUTES)
-    attributes["img"] = attributes.get("img", set()) | set(extra_img_attrs)
-    return nh3.clean(
-        _clean(html),
-        tags=MAIL_TAGS,
-        clean_content_tags=_CLEAN_CONTENT,
-        attributes=attributes,
-        attribute_filter=_mail_attribute_filter,
-        url_schemes=_URL_SCHEMES,
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-    )
+    return sanitize_html(_clean(html), extra_img_attributes=extra_img_attrs)
 
 
 def _block_remote(attrs: list[tuple[str, str | None]]) -> str:
@@ -124,7 +93,7 @@ class _TextExtractor(HTMLParser):
             self.lines.append(prefix.rstrip())
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _CLEAN_CONTENT:
+        if tag in CLEAN_CONTENT_TAGS:
             self.skip += 1
         elif tag == "br":
             text = "".join(self.current)
@@ -147,7 +116,7 @@ class _TextExtractor(HTMLParser):
                 self.current.append("- ")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _CLEAN_CONTENT:
+        if tag in CLEAN_CONTENT_TAGS:
             self.skip = max(0, self.skip - 1)
         elif tag in _PARAGRAPH_TAGS or tag in _LINE_TAGS:
             self.flush(tag in _PARAGRAPH_TAGS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+from patron.core.html import CLEAN_CONTENT_TAGS
 from patron.mail.quotes.text import (
     _DATE_NAMES,
     _FORWARD_RE,
@@ -94,21 +95,46 @@ _Node = _Element | _Text
 
 
 class _TreeBuilder(HTMLParser):
+    """The tree of a fragment, without what sanitizing drops with its content (scripts, styles,
+    the head): the splitter reads mail as it came, and their text is no one's reply."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.root = _Element("#root", [], None)
         self.current = self.root
+        self.skipping: str | None = None  # the dropped element we are inside
+        self.depth = 0  # how deep the same tag nests inside it
+
+    def _skipped(self, tag: str, start: bool) -> bool:
+        if self.skipping is None:
+            if start and tag in CLEAN_CONTENT_TAGS:
+                self.skipping, self.depth = tag, 1
+                return True
+            return False
+        if tag == self.skipping:
+            self.depth += 1 if start else -1
+            if self.depth == 0:
+                self.skipping = None
+        elif start and tag == "body" and self.skipping == "head":
+            self.skipping = None  # a head never closed ends where the body starts
+            return False
+        return True
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._skipped(tag, start=True):
+            return
         element = _Element(tag, attrs, self.current)
         self.current.children.append(element)
         if tag not in _VOID:
             self.current = element
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.current.children.append(_Element(tag, attrs, self.current))
+        if self.skipping is None and tag not in CLEAN_CONTENT_TAGS:
+            self.current.children.append(_Element(tag, attrs, self.current))
 
     def handle_endtag(self, tag: str) -> None:
+        if self._skipped(tag, start=False):
+            return
         node: _Element | None = self.current
         while node is not None and node.tag != tag:
             node = node.parent
@@ -116,7 +142,8 @@ class _TreeBuilder(HTMLParser):
             self.current = node.parent  # closes any element left open inside it
 
     def handle_data(self, data: str) -> None:
-        self.current.children.append(_Text(data, self.current))
+        if self.skipping is None:
+            self.current.children.append(_Text(data, self.current))
 
 
 def _escape(value: str, *, quote: bool = True) -> str:
@@ -329,7 +356,10 @@ def _serialize(node: _Node, out: list[str]) -> None:
 
 
 def split_html(html: str) -> Split:
-    """Split a (sanitized) HTML body into the new part and the quoted part, as HTML fragments.
+    """Split an HTML body into the new part and the quoted part, as HTML fragments.
+
+    Give it the HTML as it came: sanitizing strips the classes and ids the cut is found by.
+    The fragments are not sanitized; `patron.mail.parsing.reply_parts` sanitizes each.
 
     The history starts at the first element a mail client marks as quoted (Gmail's
     gmail_quote, Outlook's divRplyFwdMsg, Thunderbird's moz-cite-prefix, Yahoo's yahoo_quoted,

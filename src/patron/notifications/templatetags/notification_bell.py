@@ -6,7 +6,8 @@ from typing import Any
 
 from django import template
 
-from patron.core import notifications, permissions
+from patron.notifications import queries as notifications
+from patron.people import permissions
 
 register = template.Library()
 

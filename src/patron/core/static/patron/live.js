@@ -173,6 +173,18 @@
     });
   }
 
+  // SLA badges count down: while the tab is shown and a clock on it runs, re-render the list or
+  // the ticket's parts every few seconds (the server words the time left in the policy's terms,
+  // business time and its calendar included). This also shows a clock the background consumer
+  // finished (a first reply achieved) without waiting for the ticket's next event.
+  var slaRefreshMs = (parseInt(body.dataset.slaRefresh, 10) || 30) * 1000;
+  window.setInterval(function () {
+    if (document.visibilityState !== "visible") { return; }
+    if (!document.querySelector(".sla.ok, .sla.warning, .sla.breached")) { return; }
+    if (table) { refreshList(); }
+    if (ticketNumber) { refreshTicket(); }
+  }, slaRefreshMs);
+
   window.patronLive = {
     lastId: function () { return lastId; },
     state: function () { return body.dataset.live || ""; },

@@ -1,4 +1,5 @@
-"""`patron manage notification_digest`: email agents the digests that are due now.
+"""`patron manage notification_digest`: email agents the digests that are due now (queued as
+outbound mail, sent by the mail queue like every reply).
 
 The hourly periodic job `notification_digests` does the same; the command is for a desk that
 runs without the scheduler, or to send at once. Each agent's preference and last digest decide
@@ -37,5 +38,5 @@ class Command(BaseCommand):
         if hours is not None and not 0 < hours <= MAX_SINCE_HOURS:
             raise CommandError(f"--since-hours must be between 1 and {MAX_SINCE_HOURS}.")
         since = timedelta(hours=hours) if hours is not None else None
-        sent = send_digests(now=clock.now(), since=since)
-        self.stdout.write(f"Sent {sent} digest email{'s' if sent != 1 else ''}.")
+        queued = send_digests(now=clock.now(), since=since)
+        self.stdout.write(f"Queued {queued} digest email{'s' if queued != 1 else ''}.")

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class SlaConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "patron.sla"
+    label = "sla"
+    verbose_name = "Service levels"
