@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "patron.admin_ui",
     "patron.notifications",
     "patron.webhooks",
+    "patron.automation",
     "patron.mail",
     "patron.workspace",
 ]

@@ -45,21 +45,30 @@ def admin() -> Client:
     return logged_in(make_agent(Role.ADMIN, username="ada"))
 
 
-def condition_rows(*rows: tuple[str, str, str], total: int = 5) -> dict[str, str]:
+def formset_rows(
+    prefix: str,
+    names: tuple[str, ...],
+    rows: tuple[tuple[str, ...], ...],
+    blank: tuple[str, ...],
+    total: int,
+) -> dict[str, str]:
+    """What a browser posts for a formset of `total` rows, the first ones filled in."""
     data = {
-        "conditions-TOTAL_FORMS": str(total),
-        "conditions-INITIAL_FORMS": "0",
-        "conditions-MIN_NUM_FORMS": "0",
-        "conditions-MAX_NUM_FORMS": "20",
+        f"{prefix}-TOTAL_FORMS": str(total),
+        f"{prefix}-INITIAL_FORMS": "0",
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "20",
     }
     for index in range(total):
-        field, op, value = rows[index] if index < len(rows) else ("", "eq", "")
+        values = rows[index] if index < len(rows) else blank
         data |= {
-            f"conditions-{index}-field": field,
-            f"conditions-{index}-op": op,
-            f"conditions-{index}-value": value,
+            f"{prefix}-{index}-{name}": value for name, value in zip(names, values, strict=True)
         }
     return data
+
+
+def condition_rows(*rows: tuple[str, str, str], total: int = 5) -> dict[str, str]:
+    return formset_rows("conditions", ("field", "op", "value"), rows, ("", "eq", ""), total)
 
 
 @pytest.mark.parametrize("role", [Role.AGENT, Role.SUPERVISOR, Role.LIGHT_AGENT])

@@ -110,6 +110,7 @@ def test_it_lists_every_consumer_by_name() -> None:
         "notify_account_manager",
         "send_reply_mail",
         "sla_clocks",
+        "triggers",  # only while a trigger is asked at this moment (tests/automation)
         "webhooks",  # every kind, but only while a webhook wants it (tests/webhooks)
     ]
     assert consumers.consumers_for(EventKind.FOLLOWED) == ["webhooks"]

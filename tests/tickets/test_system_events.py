@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from django.db import transaction
 
-from patron.tickets import services
+from patron.tickets import events, services
 from patron.tickets.events import SystemActor, record
 from patron.tickets.models import AuthorKind, EventKind, Ticket, TicketEvent
 from tests import factories
@@ -22,7 +22,7 @@ def system_event(
     ticket: Ticket, by: SystemActor, now: datetime, cause: TicketEvent | None = None
 ) -> TicketEvent:
     with transaction.atomic():
-        return services.record_system_event(
+        return events.record_system_event(
             ticket, EventKind.FIELD_CHANGED, by=by, at=now, cause=cause, field="priority", to="high"
         )
 
@@ -51,10 +51,10 @@ def test_a_rule_event_carries_the_chain_of_rules_behind_it(ticket: Ticket, now: 
     second = system_event(ticket, SystemActor.rule(9, "Rule: urgent to Tier 2"), now, cause=first)
 
     assert first.actor_kind == AuthorKind.RULE
-    assert services.rule_chain(first) == [7]
-    assert services.rule_chain(second) == [7, 9]
-    assert services.may_trigger(11, second)
-    assert not services.may_trigger(7, second)
+    assert events.rule_chain(first) == [7]
+    assert events.rule_chain(second) == [7, 9]
+    assert events.may_trigger(11, second)
+    assert not events.may_trigger(7, second)
 
 
 @pytest.mark.django_db
@@ -65,7 +65,7 @@ def test_a_rule_cannot_act_again_on_what_its_own_action_caused(
     first = system_event(ticket, rule, now)
     before = TicketEvent.objects.count()
 
-    with pytest.raises(services.RuleLoop, match="Rule: VIPs are urgent would act again"):
+    with pytest.raises(events.RuleLoop, match="Rule: VIPs are urgent would act again"):
         system_event(ticket, rule, now, cause=first)
     assert TicketEvent.objects.count() == before
 
@@ -73,10 +73,10 @@ def test_a_rule_cannot_act_again_on_what_its_own_action_caused(
 @pytest.mark.django_db
 def test_a_chain_of_rules_stops_at_its_limit(ticket: Ticket, now: datetime) -> None:
     cause = None
-    for rule_id in range(1, services.MAX_RULE_CHAIN + 1):
+    for rule_id in range(1, events.MAX_RULE_CHAIN + 1):
         cause = system_event(ticket, SystemActor.rule(rule_id, f"Rule {rule_id}"), now, cause=cause)
 
-    with pytest.raises(services.RuleLoop):
+    with pytest.raises(events.RuleLoop):
         system_event(ticket, SystemActor.rule(99, "Rule 99"), now, cause=cause)
 
 
@@ -86,8 +86,8 @@ def test_an_event_that_an_agent_made_has_no_rule_chain(ticket: Ticket, now: date
     services.change_priority(ticket, "high", actor=agent, now=now)
     event = TicketEvent.objects.filter(ticket=ticket).last()
 
-    assert services.rule_chain(event) == []
-    assert services.may_trigger(1, event)
+    assert events.rule_chain(event) == []
+    assert events.may_trigger(1, event)
 
 
 @pytest.mark.django_db

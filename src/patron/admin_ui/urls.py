@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patron.admin_ui import sla_views, views, webhook_views
+from patron.admin_ui import sla_views, trigger_views, views, webhook_views
 
 urlpatterns = [
     path("", views.index, name="settings"),
@@ -66,6 +66,17 @@ urlpatterns = [
         "sla/calendars/<int:calendar_id>/holidays/remove",
         sla_views.sla_holiday_remove,
         name="settings_sla_holiday_remove",
+    ),
+    path("triggers/", trigger_views.trigger_list, name="settings_triggers"),
+    path("triggers/new/", trigger_views.trigger_edit, name="settings_trigger_create"),
+    path("triggers/<int:trigger_id>/", trigger_views.trigger_edit, name="settings_trigger_edit"),
+    path(
+        "triggers/<int:trigger_id>/move", trigger_views.trigger_move, name="settings_trigger_move"
+    ),
+    path(
+        "triggers/<int:trigger_id>/delete",
+        trigger_views.trigger_delete,
+        name="settings_trigger_delete",
     ),
     path("webhooks/", webhook_views.webhook_list, name="settings_webhooks"),
     path("webhooks/new/", webhook_views.webhook_edit, name="settings_webhook_create"),

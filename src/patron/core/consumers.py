@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from patron.automation import services as automation_services
 from patron.core.events import PEOPLE, TICKETS
 from patron.core.models import EventDelivery
 from patron.mail import outbound as mail_outbound
@@ -97,6 +98,14 @@ CONSUMERS: tuple[Consumer, ...] = (
         name="notify_sla",
         kinds=frozenset({EventKind.SLA_WARNING, EventKind.SLA_BREACHED}),
         handle=notification_consumers.notify_sla,
+    ),
+    # Triggers: before the webhooks, so a webhook sees the event; the triggers' own changes are
+    # events of their own, each with its receipts.
+    Consumer(
+        name="triggers",
+        kinds=automation_services.EVENT_KINDS,
+        handle=automation_services.run_triggers,
+        wants=automation_services.wanted,
     ),
     # Every ticket event, for the webhooks that ask for its kind (the consumer only writes the
     # delivery rows; tasks send them).

@@ -41,9 +41,8 @@ from patron.mail.models import Mailbox, MailThread, OutboundMail, Security
 from patron.mail.outbound_email import build_email
 from patron.people import permissions
 from patron.people.models import Contact
-from patron.tickets.events import SystemActor
+from patron.tickets.events import SystemActor, record_system_event
 from patron.tickets.models import AuthorKind, EventKind, Message, Ticket, TicketEvent
-from patron.tickets.services import record_system_event
 
 logger = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ YOUR_TICKET = "your_ticket"
 MENTIONED = "mentioned"
 CLIENT_WAITING = "client_waiting"
 SLA_AT_RISK = "sla_at_risk"  # a warning or a breach, for the assignee and the team's leads
+RULE_ALERT = "rule_alert"  # a trigger's "notify" action
 MENTION_REASONS = frozenset({MENTIONED, "mentioned_you"})
 
 

@@ -15,6 +15,7 @@ from patron.notifications.models import (
     ASSIGNED_TO_YOU,
     CLIENT_WAITING,
     MENTION_REASONS,
+    RULE_ALERT,
     Notification,
 )
 from patron.tickets import sentences
@@ -57,6 +58,8 @@ def describe(notification: Notification) -> str:
     about = f"#{ticket.number} {ticket.subject}"
     if reason == CLIENT_WAITING:
         return f"Client ticket waiting: {sentences.actor(event)} wrote on {about}"
+    if reason == RULE_ALERT:
+        return f"A rule asks you to look at {about}"
     if reason in MENTION_REASONS:
         return f"{sentences.actor(event)} mentioned you on {about}"
     return sentences.tell(event, about=about, to_you=reason == ASSIGNED_TO_YOU)

@@ -34,9 +34,8 @@ from patron.sla.models import (
     SlaClock,
     SlaPolicy,
 )
-from patron.tickets.events import SystemActor
+from patron.tickets.events import SystemActor, record_system_event
 from patron.tickets.models import AuthorKind, EventKind, Status, Ticket, TicketEvent
-from patron.tickets.services import record_system_event
 
 SLA_ACTOR = SystemActor.system("SLA")
 

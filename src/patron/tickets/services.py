@@ -21,7 +21,15 @@ from patron.people.custom_fields import clean_custom_fields
 from patron.people.models import Contact, Team
 from patron.tickets import followers
 from patron.tickets.attachments import AttachmentUrl, Upload, check_uploads, store_uploads
-from patron.tickets.events import Actor, SystemActor, author_kind, record
+from patron.tickets.events import (
+    Actor,
+    Changer,
+    SystemActor,
+    author_kind,
+    check_may_change,
+    record,
+    record_change,
+)
 from patron.tickets.models import (
     Channel,
     Counter,
@@ -393,7 +401,14 @@ def add_customer_message(
     return message
 
 
-def _set_status(ticket: Ticket, status: str, *, actor: Actor, now: datetime) -> None:
+def _set_status(
+    ticket: Ticket,
+    status: str,
+    *,
+    actor: Actor | SystemActor,
+    now: datetime,
+    cause: TicketEvent | None = None,
+) -> None:
     if status == Status.NEW:
         raise IllegalTransition(f"Ticket #{ticket.number} cannot go back to New.")
     if status == Status.CLOSED and ticket.status != Status.SOLVED:
@@ -412,22 +427,37 @@ def _set_status(ticket: Ticket, status: str, *, actor: Actor, now: datetime) -> 
         ticket.solved_at = None
         changed.append("solved_at")
     ticket.save(update_fields=changed)
-    record(ticket, EventKind.FIELD_CHANGED, actor=actor, at=now, field="status", to=status,
-           **{"from": old})  # fmt: skip
+    record_change(ticket, EventKind.FIELD_CHANGED, actor=actor, at=now, cause=cause,
+                   field="status", to=status, **{"from": old})  # fmt: skip
 
 
-def change_status(ticket: Ticket, status: str, *, actor: User, now: datetime) -> None:
-    permissions.check_change_ticket(actor, ticket)
+def change_status(
+    ticket: Ticket,
+    status: str,
+    *,
+    actor: Changer,
+    now: datetime,
+    cause: TicketEvent | None = None,
+) -> None:
+    check_may_change(actor, ticket)
     _check_choice(status, Status, "status")
     with transaction.atomic():
         lock_ticket(ticket)
         check_open_for_changes(ticket)
         if ticket.status != status:
-            _set_status(ticket, status, actor=actor, now=now)
+            _set_status(ticket, status, actor=actor, now=now, cause=cause)
 
 
-def _change_field(ticket: Ticket, field: str, value: object, *, actor: User, now: datetime) -> None:
-    permissions.check_change_ticket(actor, ticket)
+def _change_field(
+    ticket: Ticket,
+    field: str,
+    value: object,
+    *,
+    actor: Changer,
+    now: datetime,
+    cause: TicketEvent | None = None,
+) -> None:
+    check_may_change(actor, ticket)
     with transaction.atomic():
         lock_ticket(ticket)
         check_open_for_changes(ticket)
@@ -439,28 +469,56 @@ def _change_field(ticket: Ticket, field: str, value: object, *, actor: User, now
         setattr(ticket, field, value)
         ticket.updated_at = now
         ticket.save(update_fields=[field, "updated_at"])
-        record(ticket, EventKind.FIELD_CHANGED, actor=actor, at=now, field=field, to=new,
-               **{"from": old})  # fmt: skip
+        record_change(ticket, EventKind.FIELD_CHANGED, actor=actor, at=now, cause=cause,
+                       field=field, to=new, **{"from": old})  # fmt: skip
 
 
-def change_priority(ticket: Ticket, priority: str, *, actor: User, now: datetime) -> None:
+def change_priority(
+    ticket: Ticket,
+    priority: str,
+    *,
+    actor: Changer,
+    now: datetime,
+    cause: TicketEvent | None = None,
+) -> None:
     _check_choice(priority, Priority, "priority")
-    _change_field(ticket, "priority", priority, actor=actor, now=now)
+    _change_field(ticket, "priority", priority, actor=actor, now=now, cause=cause)
 
 
-def change_type(ticket: Ticket, type: str, *, actor: User, now: datetime) -> None:
+def change_type(
+    ticket: Ticket,
+    type: str,
+    *,
+    actor: Changer,
+    now: datetime,
+    cause: TicketEvent | None = None,
+) -> None:
     if type:
         _check_choice(type, TicketType, "ticket type")
-    _change_field(ticket, "type", type, actor=actor, now=now)
+    _change_field(ticket, "type", type, actor=actor, now=now, cause=cause)
 
 
-def change_team(ticket: Ticket, team: Team | None, *, actor: User, now: datetime) -> None:
-    _change_field(ticket, "team", team, actor=actor, now=now)
+def change_team(
+    ticket: Ticket,
+    team: Team | None,
+    *,
+    actor: Changer,
+    now: datetime,
+    cause: TicketEvent | None = None,
+) -> None:
+    _change_field(ticket, "team", team, actor=actor, now=now, cause=cause)
 
 
-def assign(ticket: Ticket, assignee: User | None, *, actor: User, now: datetime) -> None:
+def assign(
+    ticket: Ticket,
+    assignee: User | None,
+    *,
+    actor: Changer,
+    now: datetime,
+    cause: TicketEvent | None = None,
+) -> None:
     """Give the ticket to an agent (or nobody); a New ticket becomes Open."""
-    permissions.check_change_ticket(actor, ticket)
+    check_may_change(actor, ticket)
     if assignee is not None and not permissions.is_agent(assignee):
         raise InvalidInput(f"{assignee} is not an agent and cannot be assigned tickets.")
     if assignee is not None and not permissions.may_view_ticket(assignee, ticket):
@@ -475,13 +533,22 @@ def assign(ticket: Ticket, assignee: User | None, *, actor: User, now: datetime)
         ticket.assignee_id = new
         ticket.updated_at = now
         ticket.save(update_fields=["assignee", "updated_at"])
-        record(ticket, EventKind.ASSIGNED, actor=actor, at=now, to=new, **{"from": old})
+        record_change(
+            ticket, EventKind.ASSIGNED, actor=actor, at=now, cause=cause, to=new, **{"from": old}
+        )
         if ticket.status == Status.NEW and new is not None:
-            _set_status(ticket, Status.OPEN, actor=actor, now=now)
+            _set_status(ticket, Status.OPEN, actor=actor, now=now, cause=cause)
 
 
-def set_tags(ticket: Ticket, tags: Iterable[str], *, actor: User, now: datetime) -> None:
-    permissions.check_change_ticket(actor, ticket)
+def set_tags(
+    ticket: Ticket,
+    tags: Iterable[str],
+    *,
+    actor: Changer,
+    now: datetime,
+    cause: TicketEvent | None = None,
+) -> None:
+    check_may_change(actor, ticket)
     names = _clean_tags(tags)
     with transaction.atomic():
         lock_ticket(ticket)
@@ -492,8 +559,8 @@ def set_tags(ticket: Ticket, tags: Iterable[str], *, actor: User, now: datetime)
         ticket.tags.set(_tag_objects(names))
         ticket.updated_at = now
         ticket.save(update_fields=["updated_at"])
-        record(ticket, EventKind.FIELD_CHANGED, actor=actor, at=now, field="tags", to=names,
-               **{"from": old})  # fmt: skip
+        record_change(ticket, EventKind.FIELD_CHANGED, actor=actor, at=now, cause=cause,
+                       field="tags", to=names, **{"from": old})  # fmt: skip
 
 
 def set_custom_fields(
@@ -515,58 +582,6 @@ def set_custom_fields(
                 record(ticket, EventKind.FIELD_CHANGED, actor=actor, at=now,
                        field=f"custom.{key}", to=new.get(key),
                        **{"from": old.get(key)})  # fmt: skip
-
-
-# A rule's event may start another rule, which may start another; a chain this long is a loop.
-MAX_RULE_CHAIN = 5
-
-
-class RuleLoop(Exception):
-    """A rule would act on an event its own action caused (or the chain of rules is too long)."""
-
-
-def rule_chain(event: TicketEvent | None) -> list[int]:
-    """The rules whose actions led to `event`, first to last (empty for a person's event)."""
-    if event is None:
-        return []
-    return [int(pk) for pk in event.data.get("rule_chain", [])]
-
-
-def may_trigger(rule_id: int, cause: TicketEvent | None) -> bool:
-    """Whether rule `rule_id` may act on `cause`: not if it is already in the chain that led
-    there, nor once the chain is MAX_RULE_CHAIN rules long."""
-    chain = rule_chain(cause)
-    return rule_id not in chain and len(chain) < MAX_RULE_CHAIN
-
-
-def record_system_event(
-    ticket: Ticket,
-    kind: EventKind,
-    *,
-    by: SystemActor,
-    at: datetime,
-    cause: TicketEvent | None = None,
-    **data: object,
-) -> TicketEvent:
-    """The one road for events no agent or contact made: the system (a bounce, an SLA warning),
-    a bot (AI triage) or a rule's action, each named. Runs in the caller's transaction.
-
-    `cause` is the event a rule acted on; the new event carries the chain of rules behind it, and
-    a rule that is already in that chain is refused with RuleLoop, so it cannot re-trigger itself.
-    """
-    chain = rule_chain(cause)
-    if by.kind == "rule":
-        if by.rule_id is None:
-            raise ValueError("a rule actor needs its rule_id")
-        if not may_trigger(by.rule_id, cause):
-            raise RuleLoop(
-                f"{by.name} would act again on the result of its own action on ticket "
-                f"#{ticket.number}; stopped after {', '.join(map(str, chain))}."
-            )
-        chain = [*chain, by.rule_id]
-    if chain:
-        data["rule_chain"] = chain
-    return record(ticket, kind, actor=by, at=at, **data)
 
 
 SPAM_TAG = "spam"
