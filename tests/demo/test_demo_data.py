@@ -112,3 +112,27 @@ def test_it_leaves_no_backlog_behind_and_the_desk_searchable(now: datetime) -> N
     done, total = stages["Notifications and search index"]
     assert done == total == EventDelivery.objects.count() + PeopleEventDelivery.objects.count()
     assert stages["Loading demo tickets"] == (SMALL, SMALL)
+
+
+@pytest.mark.django_db
+def test_it_installs_the_client_and_customer_presets_and_they_act_on_new_tickets(
+    now: datetime,
+) -> None:
+    from patron.automation.models import Trigger
+    from patron.automation.presets import CLIENT_PRESETS, CUSTOMER_PRESETS
+    from patron.core import events
+    from patron.people.models import Relationship
+    from patron.tickets import services as tickets
+
+    load_demo(now=now, tickets=SMALL)
+    names = {p["name"] for p in CLIENT_PRESETS + CUSTOMER_PRESETS}
+    assert set(Trigger.objects.values_list("name", flat=True)) == names
+    assert not Ticket.objects.filter(tags__name="escalated").exists()  # not on the history
+
+    client = Contact.objects.filter(organization__relationship=Relationship.CLIENT).first()
+    assert client is not None and client.organization is not None
+    ticket = tickets.create_ticket(
+        requester=client, subject="Wire stuck", body="Urgent.", now=now, priority="urgent"
+    )
+    events.deliver_pending(now=lambda: now)
+    assert list(ticket.tags.values_list("name", flat=True)) == ["escalated"]

@@ -70,6 +70,10 @@ def save_trigger(
     """Create (row=None) or change a trigger: name, description, moments, rule, actions,
     position, active. Everything is validated before anything is saved."""
     permissions.check_administer(actor)
+    return _save(row, values, now=now)
+
+
+def _save(row: Trigger | None, values: Mapping[str, Any], *, now: datetime) -> Trigger:
     known = {"name", "description", "moments", "rule", "actions", "position", "active"}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -103,6 +107,13 @@ def save_trigger(
     except IntegrityError:
         raise InvalidInput(f"Name: there is already a trigger {trigger.name}.") from None
     return trigger
+
+
+def install_presets(presets: list[dict[str, Any]], *, now: datetime) -> list[Trigger]:
+    """Save ready-made triggers (`patron.automation.presets`), validated like an admin's, for
+    the demo and a new desk's set-up; one already there by name is left as it is."""
+    existing = set(Trigger.objects.values_list("name", flat=True))
+    return [_save(None, preset, now=now) for preset in presets if preset["name"] not in existing]
 
 
 def delete_trigger(trigger: Trigger, *, actor: User) -> None:

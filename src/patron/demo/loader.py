@@ -18,6 +18,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from patron.automation import services as automation
+from patron.automation.presets import CLIENT_PRESETS, CUSTOMER_PRESETS
 from patron.core import clock, events
 from patron.demo.plan import (
     ADMIN_USERNAME,
@@ -97,6 +99,8 @@ def load_demo(
     events.deliver_pending(
         now=clock.now, progress=lambda done, total: report(DELIVERING, done, total)
     )
+    # The presets act from here on, not on the history just loaded.
+    automation.install_presets(CLIENT_PRESETS + CUSTOMER_PRESETS, now=plan.now)
     return LoadResult(
         loaded=True,
         tickets=len(plan.tickets),
