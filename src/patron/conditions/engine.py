@@ -136,12 +136,28 @@ def _complement(chosen: Target, q: Q) -> Q:
 def matches(target_name: str, obj: Any, rule: object) -> bool:
     """Whether one object (a Ticket, Contact or Organization) matches `rule`, read in memory
     (following its relations as loaded); the same answer `to_q` gives in the database."""
+    return matcher(target_name, rule)(obj)
+
+
+def matcher(target_name: str, rule: object) -> Callable[[Any], bool]:
+    """`matches` for one rule, checked and bound once: for asking the same rule of many objects
+    (a trigger of every event). Groups stop at the first condition that decides them."""
     chosen = target(target_name)
-    return bool(_walk(target_name, parse(rule), lambda b: _test(chosen, obj, b), _join_bool))
+
+    def compiled(group: Group) -> Callable[[Any], bool]:
+        parts: list[Callable[[Any], bool]] = [
+            compiled(node) if isinstance(node, Group) else _leaf(chosen, bind(target_name, node))
+            for node in group.nodes
+        ]
+        if group.match == "all":
+            return lambda obj: all(part(obj) for part in parts)
+        return lambda obj: any(part(obj) for part in parts)
+
+    return compiled(parse(rule))
 
 
-def _join_bool(match: str, parts: list[bool]) -> bool:
-    return all(parts) if match == "all" else any(parts)
+def _leaf(chosen: Target, bound: Bound) -> Callable[[Any], bool]:
+    return lambda obj: _test(chosen, obj, bound)
 
 
 def _test(chosen: Target, obj: Any, bound: Bound) -> bool:
