@@ -26,7 +26,8 @@ from patron.automation.models import Firing, Moment, Trigger
 from patron.core.errors import IllegalTransition, InvalidInput
 from patron.people import permissions
 from patron.tickets.events import MAX_RULE_CHAIN, SystemActor, rule_chain
-from patron.tickets.models import EventKind, Message, Ticket, TicketEvent
+from patron.tickets.models import EventKind, Ticket, TicketEvent
+from patron.tickets.queries import is_opening_message
 
 log = logging.getLogger(__name__)
 
@@ -169,20 +170,10 @@ def _capped(ticket_id: int, now: datetime) -> bool:
     return recent.count() >= MAX_FIRINGS_PER_MINUTE
 
 
-def _opening_message(event: TicketEvent) -> bool:
-    """Whether this is the ticket's first message, written with it: part of "created", so it
-    is neither an update nor a message added."""
-    if event.kind != EventKind.MESSAGE_ADDED:
-        return False
-    messages = Message.objects.filter(ticket_id=event.ticket_id).order_by("id")
-    first: int | None = messages.values_list("pk", flat=True).first()
-    return first is not None and event.data.get("message_id") == first
-
-
 def run_triggers(event: TicketEvent) -> None:
     """The `triggers` consumer: ask every active trigger for this event's moments, in order;
     each that matches the ticket (as the triggers before it left it) does its actions."""
-    moments = set() if _opening_message(event) else moments_of(event.kind)
+    moments = set() if is_opening_message(event) else moments_of(event.kind)
     chain = rule_chain(event)
     done = set(Firing.objects.filter(event=event).values_list("trigger_id", flat=True))
     ticket: Ticket | None = None

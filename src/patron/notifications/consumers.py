@@ -16,8 +16,8 @@ from patron.notifications.models import (
     Notification,
 )
 from patron.people.models import AgentProfile, Relationship, Role
-from patron.tickets.models import EventKind, Message, TicketEvent
-from patron.tickets.queries import OPEN_STATUSES
+from patron.tickets.models import EventKind, TicketEvent
+from patron.tickets.queries import OPEN_STATUSES, is_opening_message
 
 
 def notify_followers(event: TicketEvent) -> None:
@@ -48,9 +48,8 @@ def notify_account_manager(event: TicketEvent) -> None:
     elif event.kind == EventKind.MESSAGE_ADDED:
         if not event.data.get("public") or event.actor_contact is None:
             return
-        first = Message.objects.filter(ticket=ticket).order_by("id").values_list("pk", flat=True)
-        if first.first() == event.data.get("message_id"):
-            return  # the ticket's opening message: its `created` event already told them
+        if is_opening_message(event):
+            return  # its `created` event already told them
         organization = event.actor_contact.organization
     else:
         return

@@ -79,6 +79,16 @@ def ticket_for_page(number: int) -> Ticket:
     return ticket
 
 
+def is_opening_message(event: TicketEvent) -> bool:
+    """Whether a `message_added` event is of the ticket's first message, written with the
+    ticket: part of its creation, not a message added to it."""
+    if event.kind != EventKind.MESSAGE_ADDED:
+        return False
+    messages = Message.objects.filter(ticket_id=event.ticket_id).order_by("id")
+    first: int | None = messages.values_list("pk", flat=True).first()
+    return first is not None and event.data.get("message_id") == first
+
+
 def ticket_by_number(number: int) -> Ticket | None:
     return Ticket.objects.filter(number=number).first()
 
